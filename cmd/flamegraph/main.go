@@ -1,0 +1,469 @@
+// Command flamegraph draws folded stacks, or pprof profiles, as an interactive
+// SVG flame graph. It is a drop-in for Brendan Gregg's flamegraph.pl: the same
+// options, input rules and output, but fast on large inputs and tolerant of
+// any bytes in them. With --diff it also draws difffolded.pl's differential
+// graphs.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/emberprof/ember/flamegraph"
+	"github.com/emberprof/ember/outfile"
+	"github.com/google/pprof/profile"
+)
+
+const usage = `usage: flamegraph [options] [infile ...] > outfile.svg
+       flamegraph --diff [-n] [-s] [options] before after > diff.svg
+
+Draws folded stacks ("frame;frame;... count" per line, as profile -f,
+offcputime -f and the stackcollapse scripts print them) or pprof profiles
+(gzipped or not) as an interactive SVG flame graph. Reads the files named, or
+standard input. Open the SVG in a browser: hover for details, click to zoom,
+Ctrl-F to search.
+
+options (as flamegraph.pl's):
+	--title TEXT     # change title text
+	--subtitle TEXT  # second level title (optional)
+	--width NUM      # width of image (default 1200)
+	--height NUM     # height of each frame (default 16)
+	--minwidth NUM   # omit smaller functions. In pixels or use "%" for
+	                 # percentage of time (default 0.1 pixels)
+	--fonttype FONT  # font type (default "Verdana")
+	--fontsize NUM   # font size (default 12)
+	--countname TEXT # count type label (default "samples")
+	--nametype TEXT  # name type label (default "Function:")
+	--colors PALETTE # set color palette. choices are: hot (default), mem,
+	                 # io, wakeup, chain, java, js, perl, red, green, blue,
+	                 # aqua, yellow, purple, orange
+	--bgcolors COLOR # set background colors. gradient choices are yellow
+	                 # (default), blue, green, grey; flat colors use "#rrggbb"
+	--hash           # colors are keyed by function name hash
+	--random         # colors are randomly generated
+	--cp             # use consistent palette (palette.map)
+	--reverse        # generate stack-reversed flame graph
+	--inverted       # icicle graph
+	--flamechart     # produce a flame chart (sort by time, do not merge stacks)
+	--negate         # switch differential hues (blue<->red)
+	--notes TEXT     # add notes comment in SVG (for debugging)
+	--help           # this message
+	also --encoding NAME, --fontwidth NUM, --nameattr FILE, --total NUM,
+	--factor NUM
+
+options of this tool:
+	-o FILE          # write to FILE (atomically) instead of standard output
+	--diff           # differential graph of two inputs, before and after
+	                 # (difffolded.pl): widths from after, red grew, blue shrank
+	-n               # with --diff: normalize the before counts to after's total
+	-s               # with --diff: strip hex numbers (addresses)
+	--sample-type T  # pprof input: the sample type to draw (default: samples,
+	                 # else the profile's default)
+
+eg,
+	flamegraph --title="Flame Graph: malloc()" trace.txt > graph.svg
+	flamegraph cpu.pb.gz > cpu.svg
+	flamegraph --diff before.folded after.folded > diff.svg
+
+Exit status: 0 on success, 1 on bad input or a failed write, 2 on a usage
+error or when the input holds no stack counts (an error SVG is still written,
+as flamegraph.pl does).
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// config is the command line.
+type config struct {
+	svg        flamegraph.SVGOptions
+	cp         bool
+	nameAttr   string
+	output     string
+	diff       bool
+	normalize  bool
+	stripHex   bool
+	sampleType string
+	countSet   bool
+	inputs     []string
+}
+
+func parseArgs(args []string) (*config, error) {
+	c := &config{}
+	o := &c.svg
+	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	flag := func(p *bool) func(string) error { return func(string) error { *p = true; return nil } }
+	num := func(p *float64) func(string) error {
+		return func(v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("not a number: %q", v)
+			}
+			*p = f
+			return nil
+		}
+	}
+	var height float64
+	specs := []optSpec{
+		{"fonttype", true, str(&o.FontType)},
+		{"width", true, func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 20 {
+				return fmt.Errorf("not a width in pixels: %q", v)
+			}
+			o.Width = n
+			return nil
+		}},
+		{"height", true, num(&height)},
+		{"encoding", true, str(&o.Encoding)},
+		{"fontsize", true, num(&o.FontSize)},
+		{"fontwidth", true, num(&o.FontWidth)},
+		{"minwidth", true, str(&o.MinWidth)},
+		{"title", true, str(&o.Title)},
+		{"subtitle", true, str(&o.Subtitle)},
+		{"nametype", true, str(&o.NameType)},
+		{"countname", true, func(v string) error { o.CountName, c.countSet = v, true; return nil }},
+		{"nameattr", true, str(&c.nameAttr)},
+		{"total", true, num(&o.Total)},
+		{"factor", true, num(&o.Factor)},
+		{"colors", true, str(&o.Colors)},
+		{"bgcolors", true, str(&o.BGColors)},
+		{"hash", false, flag(&o.Hash)},
+		{"random", false, flag(&o.Random)},
+		{"cp", false, flag(&c.cp)},
+		{"reverse", false, flag(&o.Reverse)},
+		{"inverted", false, flag(&o.Inverted)},
+		{"flamechart", false, flag(&o.Flamechart)},
+		{"negate", false, flag(&o.Negate)},
+		{"notes", true, str(&o.Notes)},
+		{"help", false, func(string) error { return errHelp }},
+		{"o", true, str(&c.output)},
+		{"output", true, str(&c.output)},
+		{"diff", false, flag(&c.diff)},
+		{"n", false, flag(&c.normalize)},
+		{"normalize", false, flag(&c.normalize)},
+		{"s", false, flag(&c.stripHex)},
+		{"strip-hex", false, flag(&c.stripHex)},
+		{"sample-type", true, str(&c.sampleType)},
+		{"h", false, func(string) error { return errHelp }},
+	}
+	rest, err := parseOpts(specs, args)
+	if err != nil {
+		return nil, err
+	}
+	o.FrameHeight = height
+	o.Normalize = c.normalize
+	if o.Colors != "" && !flamegraph.ValidPalette(o.Colors) {
+		return nil, fmt.Errorf("unknown palette %q for --colors", o.Colors)
+	}
+	if c.diff && len(rest) != 2 {
+		return nil, errors.New("--diff needs two inputs: before and after")
+	}
+	if !c.diff && (c.normalize || c.stripHex) {
+		return nil, errors.New("-n and -s only apply with --diff")
+	}
+	c.inputs = rest
+	if len(c.inputs) == 0 {
+		c.inputs = []string{"-"}
+	}
+	return c, nil
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c, err := parseArgs(args)
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "flamegraph: %v\nTry 'flamegraph --help' for more information.\n", err)
+		return 2
+	}
+	if c.nameAttr != "" {
+		m, err := readNameAttr(c.nameAttr)
+		if err != nil {
+			fmt.Fprintf(stderr, "flamegraph: %v\n", err)
+			return 2
+		}
+		c.svg.NameAttr = m
+	}
+	if c.cp {
+		m, err := readPalette(paletteFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "flamegraph: %v\n", err)
+			return 1
+		}
+		c.svg.Palette = m
+	}
+	tree := flamegraph.NewTree(c.svg.TreeOptions)
+	l := &loader{cfg: c, tree: tree, stdin: stdin, stderr: stderr}
+	for i, in := range c.inputs {
+		side := sideOnly
+		if c.diff {
+			side = sideBefore
+			if i == 1 {
+				side = sideAfter
+			}
+		}
+		if err := l.load(in, side); err != nil {
+			fmt.Fprintf(stderr, "flamegraph: %s\n", oneLine(err.Error()))
+			return 1
+		}
+	}
+	if l.countName != "" && !c.countSet {
+		c.svg.CountName = l.countName
+	}
+	ignoredShown := l.ignored == 0
+	showIgnored := func() {
+		if !ignoredShown {
+			fmt.Fprintf(stderr, "Ignored %d lines with invalid format\n", l.ignored)
+			ignoredShown = true
+		}
+	}
+	// flamegraph.pl's order: the low-count warning, then ignored lines, then
+	// any error.
+	c.svg.Warn = func(msg string) {
+		if !strings.HasPrefix(msg, "Stack count is low") {
+			showIgnored()
+		}
+		fmt.Fprintln(stderr, msg)
+	}
+	noStacks := false
+	err = outfile.Write(c.output, stdout, func(w io.Writer) error {
+		err := tree.WriteSVG(w, c.svg)
+		if errors.Is(err, flamegraph.ErrNoStacks) {
+			noStacks = true
+			return nil
+		}
+		return err
+	})
+	showIgnored()
+	if err != nil {
+		fmt.Fprintf(stderr, "flamegraph: %v\n", err)
+		return 1
+	}
+	if c.cp {
+		if err := outfile.Write(paletteFile, nil, func(w io.Writer) error {
+			return flamegraph.WritePalette(w, c.svg.Palette)
+		}); err != nil {
+			fmt.Fprintf(stderr, "flamegraph: %v\n", err)
+			return 1
+		}
+	}
+	if noStacks {
+		return 2
+	}
+	return 0
+}
+
+// paletteFile is where --cp keeps colours, as flamegraph.pl does.
+const paletteFile = "palette.map"
+
+func readPalette(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return make(map[string]string), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := flamegraph.ReadPalette(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+func readNameAttr(path string) (map[string]map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--nameattr: %w", err)
+	}
+	defer f.Close()
+	m, err := flamegraph.ReadNameAttr(f)
+	if err != nil {
+		return nil, fmt.Errorf("--nameattr %s: %w", path, err)
+	}
+	return m, nil
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// side says which part of a differential graph an input is.
+type side int
+
+const (
+	sideOnly side = iota
+	sideBefore
+	sideAfter
+)
+
+// loader reads inputs into the tree.
+type loader struct {
+	cfg       *config
+	tree      *flamegraph.Tree
+	stdin     io.Reader
+	stderr    io.Writer
+	ignored   int
+	countName string
+	scratch   []byte
+}
+
+func (l *loader) load(name string, s side) error {
+	var r io.Reader = l.stdin
+	display := name
+	if name == "-" {
+		display = "standard input"
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	br := bufio.NewReaderSize(r, 1<<20)
+	head, _ := br.Peek(4096)
+	if isGzip(head) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: corrupt gzip data: %v", display, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReaderSize(zr, 1<<20)
+		head, _ = br.Peek(4096)
+		if looksBinary(head) {
+			return l.loadProfile(display, br, s)
+		}
+		if err := l.loadFolded(br, s); err != nil {
+			return fmt.Errorf("%s: %w", display, err)
+		}
+		return nil
+	}
+	if looksBinary(head) {
+		return l.loadProfile(display, br, s)
+	}
+	if err := l.loadFolded(br, s); err != nil {
+		return fmt.Errorf("%s: %w", display, err)
+	}
+	return nil
+}
+
+func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
+
+// looksBinary tells a pprof protobuf (or other binary data) from folded text:
+// text has no NUL bytes, and a profile starts with field 1 (0x0a) followed by
+// small binary values.
+func looksBinary(b []byte) bool {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return true
+	}
+	if len(b) == 0 || b[0] != 0x0a {
+		return false
+	}
+	for _, c := range b[:min(len(b), 64)] {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\v' && c != '\f' {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) loadProfile(name string, r io.Reader, s side) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	p, err := profile.ParseData(data)
+	if err != nil {
+		return fmt.Errorf("%s: neither folded stacks nor a pprof profile (%v); give folded text (\"frame;frame count\" per line) or a pprof profile (.pb.gz)", name, err)
+	}
+	stacks, countName, err := flamegraph.ProfileStacks(p, l.cfg.sampleType)
+	if err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	if l.countName == "" {
+		l.countName = countName
+	}
+	negative := 0
+	for _, st := range stacks {
+		if st.Value < 0 {
+			negative++
+			continue
+		}
+		switch s {
+		case sideOnly:
+			l.tree.Add(st.Frames, st.Value)
+		case sideBefore:
+			l.tree.AddDiff(st.Frames, st.Value, 0)
+		case sideAfter:
+			l.tree.AddDiff(st.Frames, 0, st.Value)
+		}
+	}
+	if negative > 0 {
+		fmt.Fprintf(l.stderr, "%s: ignored %d stacks with negative values\n", name, negative)
+	}
+	return nil
+}
+
+func (l *loader) loadFolded(r io.Reader, s side) error {
+	strip := l.cfg.stripHex
+	if s == sideOnly && !strip {
+		n, err := l.tree.ReadFolded(r)
+		l.ignored += n
+		return err
+	}
+	n, err := flamegraph.ReadFolded(r, func(fl *flamegraph.FoldedLine) error {
+		stack := fl.Stack
+		if strip {
+			l.scratch = stripHex(l.scratch[:0], stack)
+			stack = l.scratch
+		}
+		switch s {
+		case sideOnly:
+			if fl.Diff {
+				l.tree.AddFoldedDiff(stack, fl.Before, fl.Count)
+			} else {
+				l.tree.AddFolded(stack, fl.Count)
+			}
+		case sideBefore:
+			l.tree.AddFoldedDiff(stack, fl.Count, 0)
+		case sideAfter:
+			l.tree.AddFoldedDiff(stack, 0, fl.Count)
+		}
+		return nil
+	})
+	l.ignored += n
+	return err
+}
+
+// stripHex replaces hex numbers (0x...) with "0x...", as difffolded.pl -s
+// does, so that addresses that differ between runs do not split stacks.
+func stripHex(dst, src []byte) []byte {
+	for i := 0; i < len(src); i++ {
+		if src[i] == '0' && i+2 < len(src) && src[i+1] == 'x' && isHex(src[i+2]) {
+			dst = append(dst, "0x..."...)
+			i += 2
+			for i+1 < len(src) && isHex(src[i+1]) {
+				i++
+			}
+			continue
+		}
+		dst = append(dst, src[i])
+	}
+	return dst
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}

@@ -1,0 +1,303 @@
+"use strict";
+// Interactivity for ember's flame graphs: details on hover, click to zoom,
+// regexp search with the share of samples matched, and the zoom and search
+// kept in the URL so that a link reopens the same view. Frames are the
+// children of #frames, each holding a <title> ("name (N samples, P%)"), a
+// <rect> and a <text> label.
+(function () {
+	var svg = document.documentElement;
+	var cfg = {};
+	var ui = {};
+	var frames = [];
+	var state = { zoom: -1, term: null, ignoreCase: false };
+	var eps = 0.0001;
+
+	function attrNum(e, name) {
+		return parseFloat(e.getAttribute(name));
+	}
+
+	function init() {
+		cfg.nametype = svg.getAttribute("data-nametype") || "Function:";
+		cfg.fontsize = attrNum(svg, "data-fontsize") || 12;
+		cfg.fontwidth = attrNum(svg, "data-fontwidth") || 0.59;
+		cfg.xpad = attrNum(svg, "data-xpad") || 10;
+		cfg.inverted = svg.getAttribute("data-inverted") === "1";
+		cfg.full = attrNum(svg, "width") - 2 * cfg.xpad;
+		["details", "unzoom", "search", "ignorecase", "matched"].forEach(function (id) {
+			ui[id] = document.getElementById(id);
+		});
+		var list = document.getElementById("frames").children;
+		for (var i = 0; i < list.length; i++) {
+			var g = list[i];
+			var rect = g.querySelector("rect");
+			var text = g.querySelector("text");
+			var title = g.querySelector("title");
+			if (!rect || !text || !title) continue;
+			var info = title.textContent;
+			var cut = info.lastIndexOf(" (");
+			g.emberFrame = frames.length;
+			frames.push({
+				g: g, rect: rect, text: text, info: info,
+				name: cut >= 0 ? info.substring(0, cut) : info,
+				x: attrNum(rect, "x"), w: attrNum(rect, "width"), y: attrNum(rect, "y"),
+				xAttr: rect.getAttribute("x"), yAttr: rect.getAttribute("y"),
+				wAttr: rect.getAttribute("width"), fill: rect.getAttribute("fill"),
+				label: text.textContent, textX: text.getAttribute("x"),
+				hidden: false, parent: false
+			});
+		}
+		var root = document.getElementById("frames");
+		root.addEventListener("mouseover", function (e) {
+			var f = frameOf(e.target);
+			if (f) ui.details.textContent = cfg.nametype + " " + f.info;
+		});
+		root.addEventListener("mouseout", function (e) {
+			if (frameOf(e.target)) ui.details.textContent = " ";
+		});
+		svg.addEventListener("click", onClick);
+		window.addEventListener("keydown", onKey);
+		var p = getParams();
+		if (p.i === "1") setIgnoreCase(true);
+		if (p.x !== undefined && p.y !== undefined) {
+			for (var j = 0; j < frames.length; j++) {
+				if (frames[j].xAttr === p.x && frames[j].yAttr === p.y) {
+					zoom(j);
+					break;
+				}
+			}
+		}
+		if (p.s) search(p.s);
+	}
+
+	// frameOf returns the frame an event target belongs to, or null.
+	function frameOf(node) {
+		while (node && node !== svg) {
+			if (node.emberFrame !== undefined) return frames[node.emberFrame];
+			node = node.parentNode;
+		}
+		return null;
+	}
+
+	function onClick(e) {
+		var f = frameOf(e.target);
+		if (f) {
+			if (f.g.nodeName === "a") {
+				// A link (--nameattr): ctrl-click follows it, a click zooms.
+				if (e.ctrlKey) return;
+				e.preventDefault();
+			}
+			zoom(f.g.emberFrame);
+			return;
+		}
+		var id = e.target.id;
+		if (id === "unzoom") unzoom();
+		else if (id === "search") {
+			if (state.term !== null) resetSearch();
+			else searchPrompt();
+		} else if (id === "ignorecase") setIgnoreCase(!state.ignoreCase);
+	}
+
+	function onKey(e) {
+		if (e.key === "F3" || (e.ctrlKey && (e.key === "f" || e.key === "F"))) {
+			e.preventDefault();
+			searchPrompt();
+		} else if (e.ctrlKey && (e.key === "i" || e.key === "I")) {
+			e.preventDefault();
+			setIgnoreCase(!state.ignoreCase);
+		}
+	}
+
+	// URL state: x and y name the zoomed frame, s the search, i the case.
+	function getParams() {
+		var p = {};
+		var parts = window.location.search.substring(1).split("&");
+		for (var i = 0; i < parts.length; i++) {
+			var kv = parts[i].split("=");
+			if (kv.length < 2 || !kv[0]) continue;
+			try {
+				p[kv[0]] = decodeURIComponent(kv.slice(1).join("="));
+			} catch (err) {
+				// A malformed parameter is ignored.
+			}
+		}
+		return p;
+	}
+
+	function setParams(change) {
+		var p = getParams();
+		for (var k in change) {
+			if (change[k] === null) delete p[k];
+			else p[k] = change[k];
+		}
+		var q = [];
+		Object.keys(p).sort().forEach(function (k) {
+			q.push(encodeURIComponent(k) + "=" + encodeURIComponent(p[k]));
+		});
+		var url = window.location.pathname + (q.length ? "?" + q.join("&") : "") + window.location.hash;
+		try {
+			history.replaceState(null, "", url);
+		} catch (err) {
+			// Some viewers (file: URLs in some browsers) refuse; the view still works.
+		}
+	}
+
+	// fit shortens a label to what a box w pixels wide holds, as the SVG's
+	// writer does.
+	function fit(name, w) {
+		var chars = Math.floor(w / (cfg.fontsize * cfg.fontwidth));
+		if (chars < 3) return "";
+		if (name.length <= chars) return name;
+		return name.substring(0, chars - 2) + "..";
+	}
+
+	function place(f, x, w, parent) {
+		f.rect.setAttribute("x", x.toFixed(2));
+		f.rect.setAttribute("width", w.toFixed(2));
+		f.text.setAttribute("x", (x + 3).toFixed(2));
+		f.text.textContent = fit(f.name, w);
+		f.g.classList.remove("hide");
+		f.g.classList.toggle("parent", parent);
+		f.hidden = false;
+		f.parent = parent;
+	}
+
+	function hide(f) {
+		f.g.classList.add("hide");
+		f.g.classList.remove("parent");
+		f.hidden = true;
+		f.parent = false;
+	}
+
+	function restore(f) {
+		f.rect.setAttribute("x", f.xAttr);
+		f.rect.setAttribute("width", f.wAttr);
+		f.text.setAttribute("x", f.textX);
+		f.text.textContent = f.label;
+		f.g.classList.remove("hide", "parent");
+		f.hidden = false;
+		f.parent = false;
+	}
+
+	// isAncestor says whether frame a is below (nearer the root than) frame b
+	// and spans it.
+	function isAncestor(a, b) {
+		var nearer = cfg.inverted ? a.y < b.y : a.y > b.y;
+		return nearer && a.x <= b.x + eps && a.x + a.w >= b.x + b.w - eps;
+	}
+
+	function zoom(i) {
+		var t = frames[i];
+		if (t.w >= cfg.full - eps) {
+			// The root, or a frame as wide: that is no zoom at all.
+			unzoom();
+			return;
+		}
+		state.zoom = i;
+		var ratio = cfg.full / t.w;
+		for (var j = 0; j < frames.length; j++) {
+			var f = frames[j];
+			if (f === t) {
+				place(f, cfg.xpad, cfg.full, false);
+			} else if (isAncestor(f, t)) {
+				place(f, cfg.xpad, cfg.full, true);
+			} else if ((cfg.inverted ? f.y > t.y : f.y < t.y) &&
+				f.x >= t.x - eps && f.x + f.w <= t.x + t.w + eps) {
+				place(f, cfg.xpad + (f.x - t.x) * ratio, f.w * ratio, false);
+			} else {
+				hide(f);
+			}
+		}
+		ui.unzoom.classList.remove("hide");
+		setParams({ x: t.xAttr, y: t.yAttr });
+		if (state.term !== null) search(state.term);
+	}
+
+	function unzoom() {
+		state.zoom = -1;
+		for (var j = 0; j < frames.length; j++) restore(frames[j]);
+		ui.unzoom.classList.add("hide");
+		setParams({ x: null, y: null });
+		if (state.term !== null) search(state.term);
+	}
+
+	function searchPrompt() {
+		var term = prompt("Enter a search term (regexp allowed, eg: ^ext4_)" +
+			(state.ignoreCase ? ", ignoring case" : "") +
+			"\nPress Ctrl-i to toggle case sensitivity", state.term || "");
+		if (term !== null && term !== "") search(term);
+	}
+
+	function setIgnoreCase(on) {
+		state.ignoreCase = on;
+		ui.ignorecase.classList.toggle("show", on);
+		setParams({ i: on ? "1" : null });
+		if (state.term !== null) search(state.term);
+	}
+
+	function clearHighlight() {
+		for (var j = 0; j < frames.length; j++) {
+			frames[j].rect.setAttribute("fill", frames[j].fill);
+		}
+	}
+
+	// search highlights the frames whose name matches the regexp term and
+	// shows the share of the view they cover. A frame inside another matching
+	// frame is not counted twice: the covered spans are merged.
+	function search(term) {
+		var re;
+		try {
+			re = new RegExp(term, state.ignoreCase ? "i" : "");
+		} catch (err) {
+			ui.matched.textContent = "Invalid regexp";
+			ui.matched.classList.remove("hide");
+			return;
+		}
+		state.term = term;
+		clearHighlight();
+		var lo = cfg.xpad, hi = cfg.xpad + cfg.full;
+		if (state.zoom >= 0) {
+			lo = frames[state.zoom].x;
+			hi = lo + frames[state.zoom].w;
+		}
+		var spans = [];
+		for (var j = 0; j < frames.length; j++) {
+			var f = frames[j];
+			if (!re.test(f.name)) continue;
+			f.rect.setAttribute("fill", "rgb(230,0,230)");
+			if (f.hidden) continue;
+			if (f.parent) spans.push([lo, hi]);
+			else spans.push([Math.max(f.x, lo), Math.min(f.x + f.w, hi)]);
+		}
+		spans.sort(function (a, b) { return a[0] - b[0] || b[1] - a[1]; });
+		var covered = 0, end = -Infinity;
+		for (var k = 0; k < spans.length; k++) {
+			var s = Math.max(spans[k][0], end);
+			if (spans[k][1] > s) {
+				covered += spans[k][1] - s;
+				end = spans[k][1];
+			}
+		}
+		var pct = hi > lo ? 100 * covered / (hi - lo) : 0;
+		ui.matched.textContent = "Matched: " + (Math.abs(pct - 100) < 1e-9 ? "100" : pct.toFixed(1)) + "%";
+		ui.matched.classList.remove("hide");
+		ui.search.classList.add("show");
+		ui.search.textContent = "Reset Search";
+		setParams({ s: term });
+	}
+
+	function resetSearch() {
+		state.term = null;
+		clearHighlight();
+		ui.matched.classList.add("hide");
+		ui.matched.textContent = " ";
+		ui.search.classList.remove("show");
+		ui.search.textContent = "Search";
+		setParams({ s: null });
+	}
+
+	// For pages that embed the graph, and for tests.
+	window.flamegraph = { search: search, resetSearch: resetSearch, unzoom: unzoom };
+
+	if (document.readyState === "complete") init();
+	else window.addEventListener("load", init);
+})();

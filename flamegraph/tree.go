@@ -1,0 +1,350 @@
+package flamegraph
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"slices"
+)
+
+// TreeOptions says how stacks are merged into a tree.
+type TreeOptions struct {
+	// Reverse merges stacks from the leaf: each stack is reversed first
+	// (flamegraph.pl's --reverse).
+	Reverse bool
+	// Flamechart keeps the input order and merges a stack only with the one
+	// before it, so that the x axis is time (--flamechart).
+	Flamechart bool
+}
+
+// node is one frame of the tree. Nodes are kept in one slice and linked by
+// index, which keeps a tree of millions of frames small and cheap to build.
+type node struct {
+	name  uint32 // index into Tree.names
+	first uint32 // first child; 0 means none, as the root is never a child
+	next  uint32 // next sibling
+	nkids uint32
+	value float64 // inclusive: this frame and everything it called
+}
+
+// wideKids is the number of children above which a node's children are found
+// through a map rather than by walking the sibling list.
+const wideKids = 8
+
+// Tree is the frame tree of a flame graph: stacks merged from the root (or
+// from the leaf with Reverse), each node weighted by the stacks through it.
+// The zero value is not usable; call NewTree.
+type Tree struct {
+	opts  TreeOptions
+	nodes []node
+	names []string
+	ids   map[string]uint32
+	// wide finds the child named n of parent p, key p<<32|n, for parents with
+	// more than wideKids children.
+	wide map[uint64]uint32
+
+	// Differential data, per node, of the stacks that end there; nil until a
+	// stack with two counts is added.
+	selfBefore, selfAfter []float64
+	totalBefore           float64
+
+	// The previous folded stack and the nodes of its frames, so that a stack
+	// sharing a prefix with it skips the name lookups for that prefix.
+	prev     []byte
+	prevEnds []int
+	prevPath []uint32
+	frames   [][]byte
+}
+
+// NewTree returns an empty tree.
+func NewTree(o TreeOptions) *Tree {
+	t := &Tree{
+		opts:  o,
+		nodes: []node{{}},
+		names: []string{""},
+		ids:   map[string]uint32{"": 0},
+		wide:  make(map[uint64]uint32),
+	}
+	return t
+}
+
+// Total returns the sum of the values of the stacks added (the "after" values
+// of differential stacks).
+func (t *Tree) Total() float64 { return t.nodes[0].value }
+
+// Diff reports whether any stack was added with two counts.
+func (t *Tree) Diff() bool { return t.selfAfter != nil }
+
+// Len returns the number of frames in the tree, the root included.
+func (t *Tree) Len() int { return len(t.nodes) }
+
+// validCount reports whether a count can be added: flamegraph.pl's input rule
+// admits only non-negative finite numbers.
+func validCount(v float64) bool { return v >= 0 && !math.IsInf(v, 1) }
+
+// Add adds one stack, frames root first. Stacks with a negative or non-finite
+// value are ignored.
+func (t *Tree) Add(frames []string, value float64) {
+	t.add(frames, 0, value, false)
+}
+
+// AddDiff adds one stack of a differential graph: its frames are sized by
+// after and coloured by after-before. Stacks with negative or non-finite
+// counts are ignored.
+func (t *Tree) AddDiff(frames []string, before, after float64) {
+	t.add(frames, before, after, true)
+}
+
+func (t *Tree) add(frames []string, before, after float64, diff bool) {
+	if !validCount(before) || !validCount(after) {
+		return
+	}
+	t.prev = t.prev[:0]
+	t.prevEnds = t.prevEnds[:0]
+	t.prevPath = t.prevPath[:0]
+	cur := uint32(0)
+	t.nodes[0].value += after
+	n := len(frames)
+	for i := range n {
+		f := frames[i]
+		if t.opts.Reverse {
+			f = frames[n-1-i]
+		}
+		cur = t.child(cur, t.internString(f))
+		t.nodes[cur].value += after
+	}
+	t.addSelf(cur, before, after, diff)
+}
+
+// AddFolded adds one stack given as folded text, frames root first separated
+// by ';', as ReadFolded passes it on. As in flamegraph.pl, empty frames at the
+// end are dropped.
+func (t *Tree) AddFolded(stack []byte, value float64) {
+	t.addFolded(stack, 0, value, false)
+}
+
+// AddFoldedDiff is AddFolded for a differential stack (see AddDiff).
+func (t *Tree) AddFoldedDiff(stack []byte, before, after float64) {
+	t.addFolded(stack, before, after, true)
+}
+
+// ReadFolded adds every valid line of folded text from r; lines with two
+// counts make the tree differential. It returns the number of invalid lines.
+func (t *Tree) ReadFolded(r io.Reader) (ignored int, err error) {
+	return ReadFolded(r, func(l *FoldedLine) error {
+		t.addFolded(l.Stack, l.Before, l.Count, l.Diff)
+		return nil
+	})
+}
+
+func (t *Tree) addFolded(stack []byte, before, after float64, diff bool) {
+	if !validCount(before) || !validCount(after) {
+		return
+	}
+	for len(stack) > 0 && stack[len(stack)-1] == ';' {
+		stack = stack[:len(stack)-1]
+	}
+	t.nodes[0].value += after
+	if t.opts.Reverse {
+		t.addReversed(stack, before, after, diff)
+		return
+	}
+	if len(stack) == 0 {
+		t.prev, t.prevEnds, t.prevPath = t.prev[:0], t.prevEnds[:0], t.prevPath[:0]
+		t.addSelf(0, before, after, diff)
+		return
+	}
+	// Reuse the nodes of the frames this stack shares with the previous one:
+	// sorted and flame-chart input share long prefixes, and even unsorted
+	// input shares its first frames. Frame k matches if it lies within the
+	// common bytes and ends where the previous one's did.
+	common := commonPrefix(stack, t.prev)
+	k := 0
+	for k < len(t.prevEnds) {
+		e := t.prevEnds[k]
+		if e > common || (e < len(stack) && stack[e] != ';') {
+			break
+		}
+		k++
+	}
+	cur := uint32(0)
+	for _, n := range t.prevPath[:k] {
+		t.nodes[n].value += after
+		cur = n
+	}
+	t.prevPath = t.prevPath[:k]
+	t.prevEnds = t.prevEnds[:k]
+	if k == 0 || t.prevEnds[k-1] < len(stack) {
+		pos := 0
+		if k > 0 {
+			pos = t.prevEnds[k-1] + 1
+		}
+		for rest := stack[pos:]; ; {
+			f, r, more := nextFrame(rest)
+			cur = t.child(cur, t.intern(f))
+			t.nodes[cur].value += after
+			pos += len(f)
+			t.prevPath = append(t.prevPath, cur)
+			t.prevEnds = append(t.prevEnds, pos)
+			if !more {
+				break
+			}
+			pos++
+			rest = r
+		}
+	}
+	t.prev = append(t.prev[:0], stack...)
+	t.addSelf(cur, before, after, diff)
+}
+
+func (t *Tree) addReversed(stack []byte, before, after float64, diff bool) {
+	t.prev = t.prev[:0]
+	t.prevEnds = t.prevEnds[:0]
+	t.prevPath = t.prevPath[:0]
+	t.frames = t.frames[:0]
+	for rest := stack; len(stack) > 0; {
+		f, r, more := nextFrame(rest)
+		t.frames = append(t.frames, f)
+		if !more {
+			break
+		}
+		rest = r
+	}
+	cur := uint32(0)
+	for i := len(t.frames) - 1; i >= 0; i-- {
+		cur = t.child(cur, t.intern(t.frames[i]))
+		t.nodes[cur].value += after
+	}
+	t.addSelf(cur, before, after, diff)
+}
+
+// addSelf records the differential counts of a stack ending at n.
+func (t *Tree) addSelf(n uint32, before, after float64, diff bool) {
+	if !diff && t.selfAfter == nil {
+		return
+	}
+	if t.selfAfter == nil {
+		t.selfAfter = make([]float64, len(t.nodes), cap(t.nodes))
+		t.selfBefore = make([]float64, len(t.nodes), cap(t.nodes))
+	}
+	t.selfAfter[n] += after
+	t.selfBefore[n] += before
+	t.totalBefore += before
+}
+
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	// Compare in blocks first: bytes.Equal is vectorized.
+	i := 0
+	for i+64 <= n && bytes.Equal(a[i:i+64], b[i:i+64]) {
+		i += 64
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// intern returns the ID of a frame name, adding it if new.
+func (t *Tree) intern(name []byte) uint32 {
+	// Indexing with string(b) does not allocate.
+	if id, ok := t.ids[string(name)]; ok {
+		return id
+	}
+	return t.newName(string(name))
+}
+
+func (t *Tree) internString(name string) uint32 {
+	if id, ok := t.ids[name]; ok {
+		return id
+	}
+	return t.newName(name)
+}
+
+func (t *Tree) newName(s string) uint32 {
+	id := uint32(len(t.names))
+	t.names = append(t.names, s)
+	t.ids[s] = id
+	return id
+}
+
+// child returns the child of p named name, adding it if there is none.
+func (t *Tree) child(p, name uint32) uint32 {
+	pn := &t.nodes[p]
+	if t.opts.Flamechart {
+		// Only the latest child can merge: children are kept newest first.
+		if c := pn.first; c != 0 && t.nodes[c].name == name {
+			return c
+		}
+	} else if pn.nkids <= wideKids {
+		for c := pn.first; c != 0; c = t.nodes[c].next {
+			if t.nodes[c].name == name {
+				return c
+			}
+		}
+	} else if c, ok := t.wide[uint64(p)<<32|uint64(name)]; ok {
+		return c
+	}
+	c := uint32(len(t.nodes))
+	t.nodes = append(t.nodes, node{name: name, next: t.nodes[p].first})
+	if t.selfAfter != nil {
+		t.selfAfter = append(t.selfAfter, 0)
+		t.selfBefore = append(t.selfBefore, 0)
+	}
+	pn = &t.nodes[p]
+	pn.first = c
+	pn.nkids++
+	if t.opts.Flamechart {
+		return c
+	}
+	switch {
+	case pn.nkids == wideKids+1:
+		for k := pn.first; k != 0; k = t.nodes[k].next {
+			t.wide[uint64(p)<<32|uint64(t.nodes[k].name)] = k
+		}
+	case pn.nkids > wideKids+1:
+		t.wide[uint64(p)<<32|uint64(name)] = c
+	}
+	return c
+}
+
+// kids appends the children of n to dst in drawing order: by name, or in
+// input order for a flame chart.
+func (t *Tree) kids(dst []uint32, n uint32, rank []uint32) []uint32 {
+	start := len(dst)
+	for c := t.nodes[n].first; c != 0; c = t.nodes[c].next {
+		dst = append(dst, c)
+	}
+	k := dst[start:]
+	if t.opts.Flamechart {
+		slices.Reverse(k)
+		return dst
+	}
+	slices.SortFunc(k, func(a, b uint32) int {
+		return int(rank[t.nodes[a].name]) - int(rank[t.nodes[b].name])
+	})
+	return dst
+}
+
+// nameRanks returns each name's position in byte order, so that children can
+// be sorted by comparing integers.
+func (t *Tree) nameRanks() []uint32 {
+	order := make([]uint32, len(t.names))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int {
+		switch x, y := t.names[a], t.names[b]; {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+		return 0
+	})
+	rank := make([]uint32, len(t.names))
+	for r, id := range order {
+		rank[id] = uint32(r)
+	}
+	return rank
+}
