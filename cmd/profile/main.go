@@ -1,0 +1,377 @@
+// Command profile samples stack traces at a timed interval on every CPU (or
+// the chosen processes) and prints them as BCC's profile tool does, or writes
+// a pprof profile or an SVG flame graph.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/emberprof/ember/getopt"
+	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/sampler"
+	"github.com/emberprof/ember/symbolize"
+)
+
+const usageHead = `usage: profile [-h] [-p PID | -L TID] [-U | -K] [-F FREQUENCY | -c COUNT]
+               [-d] [-a] [-I] [-f] [--stack-storage-size SIZE]
+               [--hash-storage-size SIZE] [-C CPU] [--format FORMAT] [-o FILE]
+               [duration]
+
+Profile CPU stack traces at a timed interval: a BPF program on a cpu-clock
+perf event per CPU takes the kernel and user stacks of whatever runs and counts
+them in the kernel. Output is BCC profile's: multi-line stacks by default,
+folded stacks with -f (input for flamegraph), or pprof and SVG with --format.
+
+positional arguments:
+  duration                         duration of trace, in seconds (default: until Ctrl-C)
+
+options:
+`
+
+const usageTail = `
+examples:
+    ./profile             # profile stack traces at 49 Hertz until Ctrl-C
+    ./profile -F 99       # profile stack traces at 99 Hertz
+    ./profile -c 1000000  # profile stack traces every 1 in a million events
+    ./profile 5           # profile at 49 Hertz for 5 seconds only
+    ./profile -f 5        # output in folded format for flame graphs
+    ./profile -af 30 > out.folded   # 30 s, kernel frames annotated _[k], folded
+    ./profile -p 185      # only profile process with PID 185
+    ./profile -L 185      # only profile thread with TID 185
+    ./profile -U          # only show user space stacks (no kernel)
+    ./profile -K          # only show kernel space stacks (no user)
+    ./profile -C 0        # only profile CPU 0
+    ./profile --format pprof -o cpu.pb.gz 10 && go tool pprof -top cpu.pb.gz
+    ./profile --format svg -o cpu.svg 30   # flame graph, open in a browser
+
+Needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF (Linux 5.8+).
+Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.
+`
+
+// config is everything the command line says.
+type config struct {
+	sampler  sampler.Config
+	duration time.Duration // 0: until a signal
+	folded   bool
+	annotate bool
+	delimit  bool
+	format   string
+	output   string
+	stats    bool
+	args     []string
+}
+
+type usageError struct{ error }
+
+// flags holds the values of the command line options.
+type flags struct {
+	pids, tids, format, output       *string
+	userOnly, kernelOnly, delimit    *bool
+	annotate, idle, folded, stats    *bool
+	freq, count, stackSize, hashSize *uint64
+	cpu                              *int64
+}
+
+func defineFlags(fs *getopt.Set) *flags {
+	return &flags{
+		pids:       fs.String('p', "pid", "PID", "", "profile process with one or more comma separated PIDs only"),
+		tids:       fs.String('L', "tid", "TID", "", "profile thread with one or more comma separated TIDs only"),
+		userOnly:   fs.Bool('U', "user-stacks-only", "show stacks from user space only (no kernel space stacks)"),
+		kernelOnly: fs.Bool('K', "kernel-stacks-only", "show stacks from kernel space only (no user space stacks)"),
+		freq:       fs.Uint('F', "frequency", "FREQUENCY", 0, "sample frequency, Hertz (default 49)"),
+		count:      fs.Uint('c', "count", "COUNT", 0, "sample period, nanoseconds of CPU time"),
+		delimit:    fs.Bool('d', "delimited", "insert delimiter between kernel/user stacks"),
+		annotate:   fs.Bool('a', "annotations", "add _[k] annotations to kernel frames"),
+		idle:       fs.Bool('I', "include-idle", "include CPU idle stacks"),
+		folded:     fs.Bool('f', "folded", "output folded format, one line per stack (for flame graphs)"),
+		stackSize:  fs.Uint(0, "stack-storage-size", "SIZE", 16384, "the number of unique stack traces that can be stored and displayed (default 16384)"),
+		hashSize:   fs.Uint(0, "hash-storage-size", "SIZE", 40960, "the number of hash keys that can be stored and displayed (default 40960)"),
+		cpu:        fs.Int('C', "cpu", "CPU", -1, "cpu number to run profile on"),
+		format:     fs.String(0, "format", "FORMAT", "", "text (BCC multi-line), folded, pprof or svg (default text; folded with -f)"),
+		output:     fs.String('o', "output", "FILE", "", "write to FILE, atomically, instead of standard output"),
+		stats:      fs.Bool(0, "stats", "print timings and the profiler's own CPU time on stderr"),
+	}
+}
+
+func parseArgs(args []string, procRoot string) (*config, error) {
+	var fs getopt.Set
+	f := defineFlags(&fs)
+	rest, err := fs.Parse(args)
+	if errors.Is(err, getopt.ErrHelp) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, usageError{err}
+	}
+	c := &config{folded: *f.folded, annotate: *f.annotate, delimit: *f.delimit, format: *f.format, output: *f.output, stats: *f.stats, args: args}
+	switch {
+	case *f.pids != "" && *f.tids != "":
+		return nil, usageError{errors.New("-p and -L cannot be used together: give processes with -p or threads with -L")}
+	case *f.freq != 0 && *f.count != 0:
+		return nil, usageError{errors.New("-F and -c cannot be used together: sample by frequency or by count")}
+	case *f.userOnly && *f.kernelOnly:
+		return nil, usageError{errors.New("-U and -K cannot be used together: omit both to show user and kernel stacks")}
+	case len(rest) > 1:
+		return nil, usageError{fmt.Errorf("unexpected arguments %q: only one duration in seconds is accepted", rest[1:])}
+	case *f.stackSize == 0 || *f.stackSize > 1<<24:
+		return nil, usageError{fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
+	case *f.hashSize == 0 || *f.hashSize > 1<<24:
+		return nil, usageError{fmt.Errorf("--hash-storage-size %d out of range: use 1 to 16777216", *f.hashSize)}
+	case *f.cpu < -1:
+		return nil, usageError{fmt.Errorf("-C %d: CPU numbers start at 0", *f.cpu)}
+	}
+	if *f.freq == 0 && *f.count == 0 {
+		*f.freq = 49
+	}
+	if *f.freq > 100000 {
+		return nil, usageError{fmt.Errorf("-F %d is too high: use at most 100000 Hz", *f.freq)}
+	}
+	switch c.format {
+	case "":
+		c.format = "text"
+		if c.folded {
+			c.format = "folded"
+		}
+	case "text", "folded", "pprof", "svg":
+	default:
+		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
+	}
+	if len(rest) == 1 {
+		secs, err := parsePositiveInt(rest[0])
+		if err != nil {
+			return nil, usageError{fmt.Errorf("duration %q: give whole seconds, e.g. 30", rest[0])}
+		}
+		c.duration = time.Duration(secs) * time.Second
+	}
+	c.sampler = sampler.Config{
+		Frequency:        *f.freq,
+		Period:           *f.count,
+		CPU:              int(*f.cpu),
+		IncludeIdle:      *f.idle,
+		KernelStacks:     !*f.userOnly,
+		UserStacks:       !*f.kernelOnly,
+		StackStorageSize: uint32(*f.stackSize),
+		HashStorageSize:  uint32(*f.hashSize),
+	}
+	if c.sampler.PIDs, err = parseIDs(*f.pids, "-p", "process", procRoot); err != nil {
+		return nil, err
+	}
+	if c.sampler.TIDs, err = parseIDs(*f.tids, "-L", "thread", procRoot); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func parsePositiveInt(s string) (int64, error) {
+	var n int64
+	if s == "" {
+		return 0, errors.New("empty")
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' || n > 1<<40 {
+			return 0, errors.New("not a positive integer")
+		}
+		n = n*10 + int64(r-'0')
+	}
+	if n == 0 {
+		return 0, errors.New("zero")
+	}
+	return n, nil
+}
+
+// parseIDs parses a comma separated list of process or thread IDs and checks
+// that each exists now.
+func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var ids []uint32
+	for _, f := range strings.Split(list, ",") {
+		n, err := parsePositiveInt(strings.TrimSpace(f))
+		if err != nil || n > 1<<22 {
+			return nil, usageError{fmt.Errorf("%s %q: %q is not a %s ID", flag, list, f, what)}
+		}
+		// /proc/N exists for thread IDs too (hidden from readdir, not from stat).
+		if _, err := os.Stat(fmt.Sprintf("%s/%d", procRoot, n)); err != nil {
+			return nil, fmt.Errorf("%s %d: no such %s (nothing at %s/%d): check the ID with ps", flag, n, what, procRoot, n)
+		}
+		ids = append(ids, uint32(n))
+	}
+	return ids, nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args, "/proc")
+	if errors.Is(err, getopt.ErrHelp) {
+		fmt.Fprint(stdout, usage())
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "profile: %v\n(see profile --help)\n", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "profile: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := collect(ctx, cfg, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "profile: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func usage() string {
+	var fs getopt.Set
+	defineFlags(&fs)
+	return usageHead + "  -h, --help                       show this help message and exit\n" + fs.Usage() + usageTail
+}
+
+func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+	t0 := time.Now()
+	sym := symbolize.New(symbolize.Config{})
+	s, err := sampler.Open(cfg.sampler)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	attached := time.Now()
+	if cfg.format == "text" {
+		fmt.Fprintln(stderr, header(cfg))
+	}
+
+	runCtx := ctx
+	if cfg.duration > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, cfg.duration)
+		defer cancel()
+	}
+	captured := make(chan error, 1)
+	go func() {
+		captured <- s.NewProcesses(runCtx, func(pid uint32) { sym.Capture(pid) })
+	}()
+	<-runCtx.Done()
+	end := time.Now()
+	s.Stop()
+	if err := <-captured; err != nil {
+		return err
+	}
+	recs, losses, err := s.Read()
+	if err != nil {
+		return err
+	}
+	period := int64(cfg.sampler.Period)
+	if period == 0 {
+		period = int64(time.Second) / int64(cfg.sampler.Frequency)
+	}
+	prof, err := sym.Profile(recs, symbolize.ProfileOptions{
+		Period:   period,
+		Start:    attached,
+		Duration: end.Sub(attached),
+		Comments: comments(cfg, losses),
+	})
+	if err != nil {
+		return err
+	}
+	if err := write(cfg, prof, stdout); err != nil {
+		return err
+	}
+	reportLosses(stderr, losses)
+	if cfg.stats {
+		printStats(stderr, t0, attached, end, recs)
+	}
+	return nil
+}
+
+func header(cfg *config) string {
+	var b strings.Builder
+	if cfg.sampler.Period != 0 {
+		fmt.Fprintf(&b, "Sampling at every %d events", cfg.sampler.Period)
+	} else {
+		fmt.Fprintf(&b, "Sampling at %d Hertz", cfg.sampler.Frequency)
+	}
+	switch {
+	case len(cfg.sampler.PIDs) > 0:
+		fmt.Fprintf(&b, " of PID %s", joinIDs(cfg.sampler.PIDs))
+	case len(cfg.sampler.TIDs) > 0:
+		fmt.Fprintf(&b, " of TID %s", joinIDs(cfg.sampler.TIDs))
+	default:
+		b.WriteString(" of all threads")
+	}
+	switch {
+	case !cfg.sampler.KernelStacks:
+		b.WriteString(" by user stack")
+	case !cfg.sampler.UserStacks:
+		b.WriteString(" by kernel stack")
+	default:
+		b.WriteString(" by user + kernel stack")
+	}
+	if cfg.sampler.CPU >= 0 {
+		fmt.Fprintf(&b, " on CPU#%d", cfg.sampler.CPU)
+	}
+	if cfg.duration > 0 {
+		fmt.Fprintf(&b, " for %d secs.", int64(cfg.duration/time.Second))
+	} else {
+		b.WriteString("... Hit Ctrl-C to end.")
+	}
+	return b.String()
+}
+
+func joinIDs(ids []uint32) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprint(id)
+	}
+	return strings.Join(s, ", ")
+}
+
+func comments(cfg *config, l sample.Losses) []string {
+	return []string{
+		"profile " + strings.Join(cfg.args, " "),
+		fmt.Sprintf("losses: kernel_stack_errors=%d user_stack_errors=%d stack_map_full=%d count_map_full=%d",
+			l.KernelStackErrors, l.UserStackErrors, l.StackMapFull, l.CountMapFull),
+	}
+}
+
+// reportLosses prints BCC's warnings for whatever was lost.
+func reportLosses(w io.Writer, l sample.Losses) {
+	if n := l.Stacks(); n > 0 {
+		hint := ""
+		if l.StackMapFull > 0 {
+			hint = " Consider increasing --stack-storage-size."
+		}
+		fmt.Fprintf(w, "WARNING: %d stack traces could not be displayed.%s\n", n, hint)
+	}
+	if l.CountMapFull > 0 {
+		fmt.Fprintf(w, "WARNING: hash table full (%d samples dropped). Consider increasing --hash-storage-size.\n", l.CountMapFull)
+	}
+}
+
+func printStats(w io.Writer, t0, attached, end time.Time, recs []sample.Record) {
+	var n uint64
+	for _, r := range recs {
+		n += r.Count
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Fprintf(w, "stats: attach_ms=%.1f output_ms=%.1f samples=%d entries=%d self_cpu_ms=%.1f\n",
+		ms(attached.Sub(t0)), ms(time.Since(end)), n, len(recs), ms(cpu))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/getopt"
+)
+
+func TestParseArgs(t *testing.T) {
+	self := strconv.Itoa(os.Getpid())
+	tests := []struct {
+		args    []string
+		usage   bool // a usage error (exit 2)
+		runtime bool // a runtime error (exit 1)
+		check   func(*config) error
+	}{
+		{args: []string{"-af", "30"}, check: func(c *config) error {
+			if !c.annotate || c.format != "folded" || c.duration != 30*time.Second || c.sampler.Frequency != 49 {
+				return fmt.Errorf("got %+v", c)
+			}
+			return nil
+		}},
+		{args: []string{"-F", "99", "-p", self, "-U"}, check: func(c *config) error {
+			if c.sampler.Frequency != 99 || len(c.sampler.PIDs) != 1 || c.sampler.KernelStacks || !c.sampler.UserStacks {
+				return fmt.Errorf("got %+v", c.sampler)
+			}
+			return nil
+		}},
+		{args: []string{"-c", "1000000", "--format", "pprof", "-o", "x.pb.gz"}, check: func(c *config) error {
+			if c.sampler.Period != 1000000 || c.sampler.Frequency != 0 || c.format != "pprof" || c.output != "x.pb.gz" {
+				return fmt.Errorf("got %+v", c)
+			}
+			return nil
+		}},
+		{args: []string{"-p", "1", "-L", "1"}, usage: true},
+		{args: []string{"-F", "99", "-c", "10"}, usage: true},
+		{args: []string{"-U", "-K"}, usage: true},
+		{args: []string{"5", "6"}, usage: true},
+		{args: []string{"five"}, usage: true},
+		{args: []string{"0"}, usage: true},
+		{args: []string{"--format", "png"}, usage: true},
+		{args: []string{"-p", "abc"}, usage: true},
+		{args: []string{"--stack-storage-size", "0"}, usage: true},
+		{args: []string{"-C", "-2"}, usage: true},
+		{args: []string{"-Z"}, usage: true},
+		{args: []string{"-p", "5000000"}, usage: true},
+		{args: []string{"-p", "4194000"}, runtime: true},
+	}
+	for _, tt := range tests {
+		c, err := parseArgs(tt.args, "/proc")
+		var ue usageError
+		switch {
+		case tt.usage:
+			if !errors.As(err, &ue) {
+				t.Errorf("%q: err = %v, want a usage error", tt.args, err)
+			}
+		case tt.runtime:
+			if err == nil || errors.As(err, &ue) {
+				t.Errorf("%q: err = %v, want a runtime error", tt.args, err)
+			}
+		case err != nil:
+			t.Errorf("%q: %v", tt.args, err)
+		default:
+			if e := tt.check(c); e != nil {
+				t.Errorf("%q: %v", tt.args, e)
+			}
+		}
+	}
+	if _, err := parseArgs([]string{"--help"}, "/proc"); !errors.Is(err, getopt.ErrHelp) {
+		t.Errorf("--help: %v", err)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-U", "-K"}, &out, &errb); code != 2 {
+		t.Errorf("-U -K: exit %d, want 2", code)
+	}
+	if lines := strings.Count(strings.TrimSpace(errb.String()), "\n"); lines > 1 || !strings.Contains(errb.String(), "-U and -K") {
+		t.Errorf("-U -K: message %q", errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"-p", "4194000", "1"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "4194000") {
+		t.Errorf("missing pid: exit %d, %q", code, errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"--help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "--stack-storage-size") {
+		t.Errorf("--help: exit %d, %q", code, out.String())
+	}
+}
+
+// cpuTime returns a process's user+system time from /proc/PID/stat.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the parenthesized comm: state is field 3, utime 14, stime 15.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// TestProfileSpin samples a program that spins in main -> spin_a -> spin_b ->
+// spin_c and checks the stacks and the sample count.
+func TestProfileSpin(t *testing.T) {
+	bpftest.Require(t)
+	const (
+		hz   = 99
+		secs = 3
+	)
+	cmd := exec.Command("../../testdata/spin/spin", strconv.Itoa(secs+3))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start spin (run make -C testdata): %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+
+	var out, errb bytes.Buffer
+	args := []string{"-p", strconv.Itoa(cmd.Process.Pid), "-F", strconv.Itoa(hz), "-f", strconv.Itoa(secs)}
+	cpu0 := cpuTime(t, cmd.Process.Pid)
+	code := run(args, &out, &errb)
+	cpu := cpuTime(t, cmd.Process.Pid) - cpu0
+	if code != 0 {
+		t.Fatalf("profile %q: exit %d: %s", args, code, errb.String())
+	}
+	var total, chained int
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			t.Fatalf("malformed folded line %q", line)
+		}
+		n, err := strconv.Atoi(line[i+1:])
+		if err != nil {
+			t.Fatalf("malformed count in %q", line)
+		}
+		frames := strings.Split(line[:i], ";")
+		if frames[0] != "spin" {
+			t.Errorf("sample of another process with -p: %q", line)
+			continue
+		}
+		total += n
+		if strings.Contains(";"+line[:i]+";", ";main;spin_a;spin_b;spin_c;") {
+			chained += n
+		}
+	}
+	// The program spins on one CPU, so it should get frequency x seconds
+	// samples; on a busy machine it gets less CPU, so the count is checked
+	// against the CPU time it actually had.
+	want := int(hz * cpu.Seconds())
+	t.Logf("%d samples in %v of CPU time (want %d±25%%; %d for a whole CPU), %d with main;spin_a;spin_b;spin_c",
+		total, cpu, want, hz*secs, chained)
+	if want < hz*secs/2 {
+		t.Logf("spin had only %v of CPU in %d s: the machine is busy", cpu, secs)
+	}
+	if total < want*3/4 || total > want*5/4 {
+		t.Errorf("got %d samples, want %d±25%%\n%s", total, want, out.String())
+	}
+	if chained*10 < total*9 {
+		t.Errorf("only %d of %d samples show main;spin_a;spin_b;spin_c\n%s", chained, total, out.String())
+	}
+}

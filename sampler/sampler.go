@@ -1,0 +1,314 @@
+// Package sampler samples the stacks of running tasks with a BPF program on a
+// software cpu-clock perf event per CPU, and counts them in the kernel.
+package sampler
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/emberprof/ember/bpfenv"
+	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/stackmap"
+	"golang.org/x/sys/unix"
+)
+
+// Config says what to sample and how often.
+type Config struct {
+	// Frequency is samples per second on each CPU; used when Period is 0.
+	Frequency uint64
+	// Period samples once every Period nanoseconds of CPU time (BCC's -c).
+	Period uint64
+	// PIDs and TIDs, when set, keep only these processes or threads.
+	PIDs []uint32
+	TIDs []uint32
+	// CPU is the only CPU to sample, or -1 for all.
+	CPU int
+	// IncludeIdle keeps samples of the idle task (pid 0).
+	IncludeIdle bool
+	// KernelStacks and UserStacks say which stacks to take.
+	KernelStacks bool
+	UserStacks   bool
+	// StackStorageSize bounds the number of distinct stacks stored.
+	StackStorageSize uint32
+	// HashStorageSize bounds the number of distinct (task, stacks) keys.
+	HashStorageSize uint32
+}
+
+// Sampler is a loaded and attached sampling program.
+type Sampler struct {
+	cfg    Config
+	objs   samplerObjects
+	links  []link.Link
+	events []int
+	ring   *ringbuf.Reader
+}
+
+// Open loads the BPF program and starts sampling on every requested CPU.
+func Open(cfg Config) (*Sampler, error) {
+	if err := bpfenv.Check(); err != nil {
+		return nil, err
+	}
+	if cfg.Frequency == 0 && cfg.Period == 0 {
+		return nil, errors.New("sampler: neither frequency nor period set")
+	}
+	spec, err := loadSampler()
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]any{
+		"filter_tgid":   len(cfg.PIDs) > 0,
+		"filter_tid":    len(cfg.TIDs) > 0,
+		"include_idle":  cfg.IncludeIdle,
+		"kernel_stacks": cfg.KernelStacks,
+		"user_stacks":   cfg.UserStacks,
+	}
+	for name, v := range vars {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	if cfg.StackStorageSize > 0 {
+		spec.Maps["stacks"].MaxEntries = cfg.StackStorageSize
+	}
+	if cfg.HashStorageSize > 0 {
+		spec.Maps["counts"].MaxEntries = cfg.HashStorageSize
+	}
+	s := &Sampler{cfg: cfg}
+	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+		return nil, bpfenv.Explain("load sampler", err)
+	}
+	if err := s.start(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Sampler) start() error {
+	one := uint8(1)
+	for _, p := range s.cfg.PIDs {
+		if err := s.objs.Tgids.Put(p, one); err != nil {
+			return fmt.Errorf("add pid %d to filter: %w", p, err)
+		}
+	}
+	for _, t := range s.cfg.TIDs {
+		if err := s.objs.Tids.Put(t, one); err != nil {
+			return fmt.Errorf("add tid %d to filter: %w", t, err)
+		}
+	}
+	ring, err := ringbuf.NewReader(s.objs.NewProcs)
+	if err != nil {
+		return fmt.Errorf("open process ring: %w", err)
+	}
+	s.ring = ring
+	l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.OnExec, AttachType: ebpf.AttachTraceRawTp})
+	if err != nil {
+		return bpfenv.Explain("attach sched_process_exec", err)
+	}
+	s.links = append(s.links, l)
+
+	cpus, err := s.cpus()
+	if err != nil {
+		return err
+	}
+	attr := unix.PerfEventAttr{
+		Type:   unix.PERF_TYPE_SOFTWARE,
+		Config: unix.PERF_COUNT_SW_CPU_CLOCK,
+		Size:   uint32(unsafe.Sizeof(unix.PerfEventAttr{})),
+		Sample: s.cfg.Period,
+	}
+	if s.cfg.Period == 0 {
+		attr.Sample = s.cfg.Frequency
+		attr.Bits = unix.PerfBitFreq
+	}
+	for _, cpu := range cpus {
+		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
+		if err != nil {
+			return bpfenv.Explain(fmt.Sprintf("open cpu-clock perf event on CPU %d", cpu), err)
+		}
+		s.events = append(s.events, fd)
+		l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: s.objs.Sample, Attach: ebpf.AttachPerfEvent})
+		if err != nil {
+			return bpfenv.Explain(fmt.Sprintf("attach sampler to CPU %d", cpu), err)
+		}
+		s.links = append(s.links, l)
+	}
+	return nil
+}
+
+func (s *Sampler) cpus() ([]int, error) {
+	online, err := OnlineCPUs()
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.CPU < 0 {
+		return online, nil
+	}
+	for _, c := range online {
+		if c == s.cfg.CPU {
+			return []int{c}, nil
+		}
+	}
+	return nil, fmt.Errorf("CPU %d is not online (online: %s): pick one of those with -C", s.cfg.CPU, formatCPUs(online))
+}
+
+// NewProcesses calls fn with the process ID of each process sampled for the
+// first time (and again after it execs) until ctx ends; fn runs on the
+// caller's goroutine, so it may capture the process while it still exists.
+// It can be called once: ending ctx closes the ring buffer.
+func (s *Sampler) NewProcesses(ctx context.Context, fn func(tgid uint32)) error {
+	// Closing is the only way to interrupt a blocked read: SetDeadline waits
+	// for the reader's lock, which the blocked read holds.
+	stop := context.AfterFunc(ctx, func() { s.ring.Close() })
+	defer stop()
+	var rec ringbuf.Record
+	for {
+		if err := s.ring.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("read new processes: %w", err)
+		}
+		if len(rec.RawSample) >= 4 {
+			fn(binary.NativeEndian.Uint32(rec.RawSample))
+		}
+	}
+}
+
+// Stop detaches the program, so that what Read returns is final.
+func (s *Sampler) Stop() {
+	for _, l := range s.links {
+		l.Close()
+	}
+	s.links = nil
+	for _, fd := range s.events {
+		unix.Close(fd)
+	}
+	s.events = nil
+}
+
+// Read returns every counted (task, stacks) entry and the loss counters.
+func (s *Sampler) Read() ([]sample.Record, sample.Losses, error) {
+	period := s.cfg.Period
+	if period == 0 {
+		period = uint64(time.Second) / s.cfg.Frequency
+	}
+	stacks := stackmap.NewReader(s.objs.Stacks)
+	var (
+		recs  []sample.Record
+		key   samplerKey
+		count uint64
+	)
+	it := s.objs.Counts.Iterate()
+	for it.Next(&key, &count) {
+		ks, err := stacks.Stack(key.KernelStack, key.KernelState)
+		if err != nil {
+			return nil, sample.Losses{}, err
+		}
+		us, err := stacks.Stack(key.UserStack, key.UserState)
+		if err != nil {
+			return nil, sample.Losses{}, err
+		}
+		recs = append(recs, sample.Record{
+			TGID:   key.Tgid,
+			TID:    key.Tid,
+			Comm:   commString(key.Comm[:]),
+			Kernel: ks,
+			User:   us,
+			Count:  count,
+			Nanos:  count * period,
+		})
+	}
+	if err := it.Err(); err != nil {
+		return nil, sample.Losses{}, fmt.Errorf("read counts: %w", err)
+	}
+	losses, err := stackmap.ReadLosses(s.objs.Losses)
+	return recs, losses, err
+}
+
+// Close detaches and unloads everything.
+func (s *Sampler) Close() error {
+	s.Stop()
+	if s.ring != nil {
+		s.ring.Close()
+	}
+	return s.objs.Close()
+}
+
+func commString(c []int8) string {
+	b := make([]byte, 0, len(c))
+	for _, v := range c {
+		if v == 0 {
+			break
+		}
+		b = append(b, byte(v))
+	}
+	return string(b)
+}
+
+// OnlineCPUs lists the online CPUs from /sys/devices/system/cpu/online.
+func OnlineCPUs() ([]int, error) {
+	const path = "/sys/devices/system/cpu/online"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		// Without sysfs, assume every CPU Go can see is online.
+		cpus := make([]int, runtime.NumCPU())
+		for i := range cpus {
+			cpus[i] = i
+		}
+		return cpus, nil
+	}
+	cpus, err := parseCPUList(string(bytes.TrimSpace(b)))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return cpus, nil
+}
+
+// parseCPUList parses the kernel's CPU list format, e.g. "0-3,5".
+func parseCPUList(s string) ([]int, error) {
+	var cpus []int
+	for _, part := range strings.Split(s, ",") {
+		if part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, fmt.Errorf("bad CPU list %q", s)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("bad CPU list %q", s)
+			}
+		}
+		for c := a; c <= b; c++ {
+			cpus = append(cpus, c)
+		}
+	}
+	if len(cpus) == 0 {
+		return nil, fmt.Errorf("empty CPU list")
+	}
+	return cpus, nil
+}
+
+func formatCPUs(c []int) string {
+	s := make([]string, len(c))
+	for i, v := range c {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ",")
+}

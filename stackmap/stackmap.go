@@ -1,0 +1,111 @@
+// Package stackmap reads what ember's BPF programs share through
+// bpf/include/stacks.h: the stack store keyed by a hash of each stack's frames,
+// the per-CPU loss counters, and the outcome codes kept in count keys.
+package stackmap
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"github.com/emberprof/ember/sample"
+)
+
+// MaxDepth is the deepest stack the BPF side records (PERF_MAX_STACK_DEPTH).
+const MaxDepth = 127
+
+// Outcome codes from stacks.h.
+const (
+	codeOK      = 0
+	codeAbsent  = 1
+	codeMissed  = 2
+	codeFull    = 3
+	codeSkipped = 4
+)
+
+// Loss slots from stacks.h.
+const (
+	lossKernelStack = iota
+	lossUserStack
+	lossStackFull
+	lossCountFull
+	lossSlots
+)
+
+// State turns an outcome code from a count key into a stack state.
+func State(code uint32) sample.StackState {
+	switch code {
+	case codeOK:
+		return sample.StackOK
+	case codeAbsent:
+		return sample.StackAbsent
+	case codeSkipped:
+		return sample.StackNotRequested
+	default:
+		return sample.StackMissed
+	}
+}
+
+// Reader resolves stack IDs against one stack store, reading each distinct
+// stack from the kernel once.
+type Reader struct {
+	m     *ebpf.Map
+	cache map[uint64][]uint64
+}
+
+// NewReader returns a Reader over the "stacks" map of a loaded collection.
+func NewReader(m *ebpf.Map) *Reader {
+	return &Reader{m: m, cache: make(map[uint64][]uint64)}
+}
+
+// Stack returns the frames stored under id, leaf first, and how it was taken.
+// A stack that vanished from the store reads as missed.
+func (r *Reader) Stack(id uint64, code uint32) (sample.Stack, error) {
+	st := State(code)
+	if st != sample.StackOK {
+		return sample.Stack{State: st}, nil
+	}
+	if pcs, ok := r.cache[id]; ok {
+		return sample.Stack{PCs: pcs, State: sample.StackOK}, nil
+	}
+	var raw [MaxDepth]uint64
+	if err := r.m.Lookup(id, &raw); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return sample.Stack{State: sample.StackMissed}, nil
+		}
+		return sample.Stack{}, fmt.Errorf("read stack %#x: %w", id, err)
+	}
+	n := 0
+	for n < MaxDepth && raw[n] != 0 {
+		n++
+	}
+	pcs := append([]uint64(nil), raw[:n]...)
+	r.cache[id] = pcs
+	return sample.Stack{PCs: pcs, State: sample.StackOK}, nil
+}
+
+// ReadLosses sums the per-CPU loss counters.
+func ReadLosses(m *ebpf.Map) (sample.Losses, error) {
+	var l sample.Losses
+	for slot := uint32(0); slot < lossSlots; slot++ {
+		var perCPU []uint64
+		if err := m.Lookup(slot, &perCPU); err != nil {
+			return l, fmt.Errorf("read loss counter %d: %w", slot, err)
+		}
+		var sum uint64
+		for _, v := range perCPU {
+			sum += v
+		}
+		switch slot {
+		case lossKernelStack:
+			l.KernelStackErrors = sum
+		case lossUserStack:
+			l.UserStackErrors = sum
+		case lossStackFull:
+			l.StackMapFull = sum
+		case lossCountFull:
+			l.CountMapFull = sum
+		}
+	}
+	return l, nil
+}

@@ -1,0 +1,147 @@
+package symbolize
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Mapping is one executable mapping of a process, from /proc/PID/maps.
+type Mapping struct {
+	Start, Limit uint64 // [Start, Limit) in the process's address space
+	Offset       uint64 // file offset of Start
+	Path         string // as the process sees it; "[vdso]" and the like for special mappings
+	Inode        uint64
+	// Deleted is set when the file was removed or replaced after being mapped.
+	Deleted bool
+
+	bin *Binary // nil when the file could not be opened
+	err error   // why bin is nil
+}
+
+// Binary returns the parsed file behind the mapping, or why there is none.
+func (m *Mapping) Binary() (*Binary, error) { return m.bin, m.err }
+
+// ParseMaps reads the executable, file-backed or special ([vdso]) mappings of a
+// /proc/PID/maps listing, sorted by address.
+func ParseMaps(r io.Reader) ([]*Mapping, error) {
+	var out []*Mapping
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		m, exec, err := parseMapsLine(sc.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if exec && m.Path != "" {
+			out = append(out, m)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	return out, nil
+}
+
+// parseMapsLine parses "start-end perms offset dev inode path".
+func parseMapsLine(b []byte) (*Mapping, bool, error) {
+	fields := make([][]byte, 0, 6)
+	rest := b
+	for len(fields) < 5 {
+		rest = bytes.TrimLeft(rest, " ")
+		f, r, _ := bytes.Cut(rest, []byte{' '})
+		if len(f) == 0 {
+			return nil, false, fmt.Errorf("malformed mapping %q", b)
+		}
+		fields = append(fields, f)
+		rest = r
+	}
+	path := string(bytes.TrimLeft(rest, " "))
+	lo, hi, ok := bytes.Cut(fields[0], []byte{'-'})
+	if !ok {
+		return nil, false, fmt.Errorf("malformed address range %q", fields[0])
+	}
+	m := &Mapping{Path: path}
+	var err error
+	if m.Start, err = strconv.ParseUint(string(lo), 16, 64); err != nil {
+		return nil, false, fmt.Errorf("bad start address %q", lo)
+	}
+	if m.Limit, err = strconv.ParseUint(string(hi), 16, 64); err != nil || m.Limit < m.Start {
+		return nil, false, fmt.Errorf("bad end address %q", hi)
+	}
+	if m.Offset, err = strconv.ParseUint(string(fields[2]), 16, 64); err != nil {
+		return nil, false, fmt.Errorf("bad offset %q", fields[2])
+	}
+	if m.Inode, err = strconv.ParseUint(string(fields[4]), 10, 64); err != nil {
+		return nil, false, fmt.Errorf("bad inode %q", fields[4])
+	}
+	if p, ok := strings.CutSuffix(m.Path, " (deleted)"); ok {
+		m.Path, m.Deleted = p, true
+	}
+	exec := len(fields[1]) >= 3 && fields[1][2] == 'x'
+	return m, exec, nil
+}
+
+// Process is what ember keeps of a process: its executable mappings with
+// their files already opened, so it can be symbolized after it exits.
+type Process struct {
+	PID      uint32
+	Mappings []*Mapping
+}
+
+// Find returns the mapping that covers addr, or nil.
+func (p *Process) Find(addr uint64) *Mapping {
+	i := sort.Search(len(p.Mappings), func(i int) bool { return p.Mappings[i].Limit > addr })
+	if i < len(p.Mappings) && p.Mappings[i].Start <= addr {
+		return p.Mappings[i]
+	}
+	return nil
+}
+
+// capture reads /proc/PID/maps under procRoot and opens every mapped file
+// through the cache.
+func capture(procRoot string, pid uint32, cache *Cache, vdso func(pid uint32, m *Mapping) (*Binary, error)) (*Process, error) {
+	dir := fmt.Sprintf("%s/%d", procRoot, pid)
+	f, err := os.Open(dir + "/maps")
+	if err != nil {
+		return nil, fmt.Errorf("capture process %d: %w", pid, err)
+	}
+	maps, err := ParseMaps(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read %s/maps: %w", dir, err)
+	}
+	p := &Process{PID: pid, Mappings: maps}
+	for _, m := range maps {
+		switch {
+		case m.Path == "[vdso]":
+			m.bin, m.err = vdso(pid, m)
+		case strings.HasPrefix(m.Path, "/"):
+			m.bin, m.err = openMapped(dir, m, cache)
+		}
+	}
+	return p, nil
+}
+
+// openMapped opens the file a mapping maps: through map_files first, which
+// reaches deleted and replaced files and files in other mount namespaces, then
+// through the process's root directory.
+func openMapped(dir string, m *Mapping, cache *Cache) (*Binary, error) {
+	b, err := cache.Open(fmt.Sprintf("%s/map_files/%x-%x", dir, m.Start, m.Limit))
+	if err == nil {
+		return b, nil
+	}
+	b, err2 := cache.Open(dir + "/root" + m.Path)
+	if err2 == nil {
+		return b, nil
+	}
+	return nil, fmt.Errorf("open %s: %w", m.Path, err2)
+}

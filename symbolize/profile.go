@@ -1,0 +1,362 @@
+// Package symbolize turns raw stacks into a pprof profile with function names,
+// files, lines and inlined calls, for the kernel and for user processes.
+package symbolize
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/emberprof/ember/sample"
+	"github.com/google/pprof/profile"
+)
+
+// Config says where a Symbolizer reads processes and binaries from.
+type Config struct {
+	// ProcRoot is the proc filesystem to read; "" means /proc.
+	ProcRoot string
+	// Cache shares parsed binaries; nil means a new one with default limits.
+	Cache *Cache
+}
+
+// Symbolizer captures processes while a collector runs and builds profiles
+// from the raw records afterwards.
+type Symbolizer struct {
+	procRoot string
+	cache    *Cache
+
+	mu    sync.Mutex
+	procs map[uint32]*Process
+
+	kernelOnce sync.Once
+	kernel     *Kernel
+	kernelErr  error
+
+	vdsoOnce sync.Once
+	vdso     *Binary
+	vdsoErr  error
+}
+
+// New returns a Symbolizer for the running system.
+func New(cfg Config) *Symbolizer {
+	s := &Symbolizer{procRoot: cfg.ProcRoot, cache: cfg.Cache, procs: make(map[uint32]*Process)}
+	if s.procRoot == "" {
+		s.procRoot = "/proc"
+	}
+	if s.cache == nil {
+		s.cache = NewCache(CacheConfig{})
+	}
+	return s
+}
+
+// Capture snapshots a process's mappings and opens its files now, so that it
+// still symbolizes if it exits before the profile ends. Capturing a process
+// again (after an exec) replaces the earlier snapshot.
+func (s *Symbolizer) Capture(pid uint32) error {
+	p, err := capture(s.procRoot, pid, s.cache, s.readVDSO)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.procs[pid] = p
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Symbolizer) process(pid uint32) *Process {
+	s.mu.Lock()
+	p := s.procs[pid]
+	s.mu.Unlock()
+	if p == nil {
+		// Not announced in time (or the announcement was lost): try now, and
+		// remember a failure as an empty process so it is tried once.
+		if err := s.Capture(pid); err != nil {
+			s.mu.Lock()
+			s.procs[pid] = &Process{PID: pid}
+			s.mu.Unlock()
+		}
+		s.mu.Lock()
+		p = s.procs[pid]
+		s.mu.Unlock()
+	}
+	return p
+}
+
+// readVDSO reads the vDSO image from a process's memory; every process on one
+// kernel maps the same image, so it is read once.
+func (s *Symbolizer) readVDSO(pid uint32, m *Mapping) (*Binary, error) {
+	s.vdsoOnce.Do(func() {
+		f, err := os.Open(fmt.Sprintf("%s/%d/mem", s.procRoot, pid))
+		if err != nil {
+			s.vdsoErr = fmt.Errorf("read [vdso]: %w", err)
+			return
+		}
+		defer f.Close()
+		img := make([]byte, m.Limit-m.Start)
+		if _, err := f.ReadAt(img, int64(m.Start)); err != nil {
+			s.vdsoErr = fmt.Errorf("read [vdso] of process %d: %w", pid, err)
+			return
+		}
+		s.vdso, s.vdsoErr = NewBinary(bytes.NewReader(img), "[vdso]")
+	})
+	return s.vdso, s.vdsoErr
+}
+
+func (s *Symbolizer) kernelSymbols() (*Kernel, error) {
+	s.kernelOnce.Do(func() { s.kernel, s.kernelErr = OpenKernel() })
+	return s.kernel, s.kernelErr
+}
+
+// ProfileOptions describes the profile being built.
+type ProfileOptions struct {
+	// OffCPU makes the second value blocked time ("offcpu/nanoseconds")
+	// instead of CPU time ("cpu/nanoseconds").
+	OffCPU bool
+	// Period is the sampling period in nanoseconds (CPU profiles).
+	Period int64
+	// Start and Duration say when and how long the collector ran.
+	Start    time.Time
+	Duration time.Duration
+	// Comments are stored in the profile (command line, loss counters).
+	Comments []string
+}
+
+// Profile builds a pprof profile from raw records. Each record becomes one
+// sample whose locations run leaf first: kernel frames, then user frames.
+func (s *Symbolizer) Profile(recs []sample.Record, o ProfileOptions) (*profile.Profile, error) {
+	b := &builder{
+		s:         s,
+		locs:      make(map[locKey]*profile.Location),
+		funcs:     make(map[profile.Function]*profile.Function),
+		mappings:  make(map[*Mapping]*profile.Mapping),
+		unmapped:  make(map[uint64]*profile.Location),
+		markers:   make(map[string]*profile.Location),
+		p:         &profile.Profile{},
+		frameMemo: make(map[frameKey][]Frame),
+	}
+	p := b.p
+	if o.OffCPU {
+		p.SampleType = []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "offcpu", Unit: "nanoseconds"}}
+		p.PeriodType = &profile.ValueType{Type: "offcpu", Unit: "nanoseconds"}
+		p.Period = 1
+		p.DefaultSampleType = "offcpu"
+	} else {
+		p.SampleType = []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}}
+		p.PeriodType = &profile.ValueType{Type: "cpu", Unit: "nanoseconds"}
+		p.Period = o.Period
+		p.DefaultSampleType = "cpu"
+	}
+	p.TimeNanos = o.Start.UnixNano()
+	p.DurationNanos = int64(o.Duration)
+	p.Comments = o.Comments
+
+	for i := range recs {
+		r := &recs[i]
+		smp := &profile.Sample{
+			Value:    []int64{int64(r.Count), int64(r.Nanos)},
+			Label:    map[string][]string{sample.LabelComm: {r.Comm}},
+			NumLabel: map[string][]int64{sample.LabelPID: {int64(r.TGID)}, sample.LabelTID: {int64(r.TID)}},
+		}
+		smp.Location = b.kernelLocations(smp.Location, r.Kernel)
+		smp.Location = b.userLocations(smp.Location, r.TGID, r.User)
+		p.Sample = append(p.Sample, smp)
+	}
+	if err := p.CheckValid(); err != nil {
+		return nil, fmt.Errorf("build profile: %w", err)
+	}
+	return p, nil
+}
+
+type locKey struct {
+	mapping *profile.Mapping
+	pc      uint64
+	caller  bool
+}
+
+type frameKey struct {
+	bin  *Binary
+	addr uint64
+}
+
+type builder struct {
+	s         *Symbolizer
+	p         *profile.Profile
+	locs      map[locKey]*profile.Location
+	funcs     map[profile.Function]*profile.Function
+	mappings  map[*Mapping]*profile.Mapping
+	unmapped  map[uint64]*profile.Location
+	markers   map[string]*profile.Location
+	kernelMap *profile.Mapping
+	frameMemo map[frameKey][]Frame
+}
+
+func (b *builder) kernelLocations(locs []*profile.Location, st sample.Stack) []*profile.Location {
+	switch st.State {
+	case sample.StackMissed:
+		return append(locs, b.marker(sample.MissedKernel))
+	case sample.StackOK:
+	default:
+		return locs
+	}
+	k, err := b.s.kernelSymbols()
+	m := b.kernelMapping(k)
+	for i, pc := range st.PCs {
+		key := locKey{mapping: m, pc: pc, caller: i > 0}
+		if l := b.locs[key]; l != nil {
+			locs = append(locs, l)
+			continue
+		}
+		l := b.newLocation(m, pc)
+		if err == nil {
+			// Return addresses point after the call; look up the call itself.
+			if name, module, ok := k.Lookup(lookupAddr(pc, i > 0)); ok {
+				file := ""
+				if module != "" {
+					file = "[" + module + "]"
+				}
+				l.Line = []profile.Line{{Function: b.function(name, name, file)}}
+			}
+		}
+		b.locs[key] = l
+		locs = append(locs, l)
+	}
+	return locs
+}
+
+func (b *builder) kernelMapping(k *Kernel) *profile.Mapping {
+	if b.kernelMap == nil {
+		var start uint64
+		if k != nil {
+			start = k.Start()
+		}
+		b.kernelMap = &profile.Mapping{
+			ID:              uint64(len(b.p.Mapping) + 1),
+			Start:           start,
+			Limit:           ^uint64(0),
+			File:            sample.KernelMapping,
+			HasFunctions:    k != nil,
+			HasFilenames:    false,
+			HasLineNumbers:  false,
+			HasInlineFrames: false,
+		}
+		b.p.Mapping = append(b.p.Mapping, b.kernelMap)
+	}
+	return b.kernelMap
+}
+
+func (b *builder) userLocations(locs []*profile.Location, pid uint32, st sample.Stack) []*profile.Location {
+	switch st.State {
+	case sample.StackMissed:
+		return append(locs, b.marker(sample.MissedUser))
+	case sample.StackOK:
+	default:
+		return locs
+	}
+	proc := b.s.process(pid)
+	for i, pc := range st.PCs {
+		caller := i > 0
+		m := proc.Find(pc)
+		if m == nil {
+			locs = append(locs, b.unmappedLocation(pc))
+			continue
+		}
+		pm := b.mapping(m)
+		key := locKey{mapping: pm, pc: pc, caller: caller}
+		if l := b.locs[key]; l != nil {
+			locs = append(locs, l)
+			continue
+		}
+		l := b.newLocation(pm, pc)
+		if m.bin != nil {
+			if vaddr, ok := m.bin.AddrForOffset(pc - m.Start + m.Offset); ok {
+				for _, f := range b.frames(m.bin, lookupAddr(vaddr, caller)) {
+					l.Line = append(l.Line, profile.Line{Function: b.function(f.Name, f.SystemName, f.File), Line: int64(f.Line)})
+				}
+			}
+		}
+		b.locs[key] = l
+		locs = append(locs, l)
+	}
+	return locs
+}
+
+func (b *builder) frames(bin *Binary, addr uint64) []Frame {
+	k := frameKey{bin, addr}
+	if f, ok := b.frameMemo[k]; ok {
+		return f
+	}
+	// A lookup error (corrupt DWARF, say) leaves the address unknown rather
+	// than failing the whole profile.
+	f, _ := bin.Frames(addr)
+	b.frameMemo[k] = f
+	return f
+}
+
+// lookupAddr steps a return address back into the call instruction, so that
+// a call at the very end of a function (a noreturn call, say) is not blamed
+// on the next function.
+func lookupAddr(pc uint64, caller bool) uint64 {
+	if caller && pc > 0 {
+		return pc - 1
+	}
+	return pc
+}
+
+func (b *builder) mapping(m *Mapping) *profile.Mapping {
+	if pm := b.mappings[m]; pm != nil {
+		return pm
+	}
+	pm := &profile.Mapping{
+		ID:     uint64(len(b.p.Mapping) + 1),
+		Start:  m.Start,
+		Limit:  m.Limit,
+		Offset: m.Offset,
+		File:   m.Path,
+	}
+	if m.bin != nil {
+		pm.BuildID = m.bin.BuildID()
+		pm.HasFunctions = true
+	}
+	b.mappings[m] = pm
+	b.p.Mapping = append(b.p.Mapping, pm)
+	return pm
+}
+
+func (b *builder) newLocation(m *profile.Mapping, pc uint64) *profile.Location {
+	l := &profile.Location{ID: uint64(len(b.p.Location) + 1), Mapping: m, Address: pc}
+	b.p.Location = append(b.p.Location, l)
+	return l
+}
+
+func (b *builder) unmappedLocation(pc uint64) *profile.Location {
+	if l := b.unmapped[pc]; l != nil {
+		return l
+	}
+	l := b.newLocation(nil, pc)
+	b.unmapped[pc] = l
+	return l
+}
+
+// marker returns the location that stands for a lost stack.
+func (b *builder) marker(name string) *profile.Location {
+	if l := b.markers[name]; l != nil {
+		return l
+	}
+	l := b.newLocation(nil, 0)
+	l.Line = []profile.Line{{Function: b.function(name, name, "")}}
+	b.markers[name] = l
+	return l
+}
+
+func (b *builder) function(name, system, file string) *profile.Function {
+	key := profile.Function{Name: name, SystemName: system, Filename: file}
+	if f := b.funcs[key]; f != nil {
+		return f
+	}
+	f := &profile.Function{ID: uint64(len(b.p.Function) + 1), Name: name, SystemName: system, Filename: file}
+	b.funcs[key] = f
+	b.p.Function = append(b.p.Function, f)
+	return f
+}
