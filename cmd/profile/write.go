@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/emberprof/ember/flamegraph"
 	"github.com/emberprof/ember/outfile"
@@ -23,6 +24,12 @@ func write(cfg *config, p *profile.Profile, stdout io.Writer) error {
 				return err
 			}
 			return flamegraph.WriteFolded(w, stacks)
+		case "svg":
+			stacks, err := flamegraph.Fold(p, fold)
+			if err != nil {
+				return err
+			}
+			return flamegraph.WriteSVG(w, stacks, flamegraph.SVGOptions{Title: "CPU Flame Graph", Subtitle: strings.Join(p.Comments[:1], ""), CountName: "samples"})
 		case "pprof":
 			// profile.Write compresses already.
 			return p.Write(w)
