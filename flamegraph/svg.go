@@ -258,7 +258,6 @@ type placed struct {
 // layout picks the frames at least minTime wide, in depth-first order from
 // the root, and places them.
 func (t *Tree) layout(minTime float64, chain bool) []placed {
-	rank := t.nameRanks()
 	out := []placed{}
 	stack := []placed{{}}
 	var kids []uint32
@@ -266,12 +265,18 @@ func (t *Tree) layout(minTime float64, chain bool) []placed {
 		p := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		out = append(out, p)
-		kids = t.kids(kids[:0], p.n, rank)
-		waker := p.waker || (chain && t.names[t.nodes[p.n].name] == "--")
-		x := p.x
+		kids = t.kids(kids[:0], p.n)
+		waker := p.waker || (chain && t.names[t.nodes.at(p.n).name] == "--")
+		// flamegraph.pl sorts whole lines, and "a;b 5" comes before "a;b;c 3":
+		// a frame's own time is drawn left of its children.
+		var sum float64
+		for _, k := range kids {
+			sum += t.nodes.at(k).value
+		}
+		x := p.x + max(0, t.nodes.at(p.n).value-sum)
 		mark := len(stack)
 		for _, k := range kids {
-			v := t.nodes[k].value
+			v := t.nodes.at(k).value
 			if v >= minTime {
 				stack = append(stack, placed{n: k, depth: p.depth + 1, waker: waker, x: x})
 			}
@@ -355,9 +360,10 @@ type drawer struct {
 	timemax      float64
 	widthPerTime float64
 	imageHeight  float64
-	// Differential graphs: how much the before counts are scaled by and the
-	// largest change, which gets the most saturated colour.
-	scale, maxDelta float64
+	// Differential graphs: whether the before counts are scaled to the after
+	// total, and the largest change, which gets the most saturated colour.
+	normalize bool
+	maxDelta  float64
 }
 
 func (c *svgConfig) ypad1() float64 { return c.FontSize * 3 }
@@ -369,20 +375,25 @@ func (d *drawer) prepareDiff() {
 	if !t.Diff() {
 		return
 	}
-	d.scale = 1
-	if d.Normalize && t.totalBefore > 0 {
-		d.scale = t.Total() / t.totalBefore
+	if d.Normalize && t.totalBefore > 0 && t.totalBefore != t.Total() {
+		d.normalize = true
 	}
 	// As in flamegraph.pl, changes smaller than one count are never the most
 	// saturated.
 	d.maxDelta = 1
-	for n := range t.selfAfter {
+	for n := range t.self.len() {
 		d.maxDelta = max(d.maxDelta, math.Abs(d.delta(uint32(n))))
 	}
 }
 
 func (d *drawer) delta(n uint32) float64 {
-	return d.t.selfAfter[n] - d.scale*d.t.selfBefore[n]
+	s := d.t.self.at(n)
+	before := s.before
+	if d.normalize {
+		// As difffolded.pl -n: scaled per stack, then truncated.
+		before = math.Trunc(before * d.t.Total() / d.t.totalBefore)
+	}
+	return s.after - before
 }
 
 func (d *drawer) header(height float64) {
@@ -521,7 +532,7 @@ func (d *drawer) appendLabel(b []byte, id string, x, y float64, text, class stri
 // frame writes one frame: a group with its tooltip, box and label.
 func (d *drawer) frame(p placed) {
 	t := d.t
-	nd := &t.nodes[p.n]
+	nd := t.nodes.at(p.n)
 	name := t.names[nd.name]
 	value := nd.value
 	if p.n == 0 {
@@ -639,7 +650,7 @@ func (d *drawer) appendInfo(b []byte, n uint32, label string, value float64) []b
 	b = append(b, '%')
 	if d.t.Diff() {
 		delta := d.delta(n)
-		if d.Negate {
+		if d.Negate && delta != 0 {
 			delta = -delta
 		}
 		b = append(b, "; "...)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 )
 
 // TreeOptions says how stacks are merged into a tree.
@@ -20,12 +21,16 @@ type TreeOptions struct {
 // node is one frame of the tree. Nodes are kept in one slice and linked by
 // index, which keeps a tree of millions of frames small and cheap to build.
 type node struct {
-	name  uint32 // index into Tree.names
-	first uint32 // first child; 0 means none, as the root is never a child
-	next  uint32 // next sibling
-	nkids uint32
+	name  uint32  // index into Tree.names
+	first uint32  // first child; 0 means none, as the root is never a child
+	next  uint32  // next sibling
+	nkids uint32  // the number of children, and the ends bit
 	value float64 // inclusive: this frame and everything it called
 }
+
+// ends is set in node.nkids when some stack ends at the node; it decides
+// where the node sorts among its siblings.
+const ends = 1 << 31
 
 // wideKids is the number of children above which a node's children are found
 // through a map rather than by walking the sibling list.
@@ -36,7 +41,7 @@ const wideKids = 8
 // The zero value is not usable; call NewTree.
 type Tree struct {
 	opts  TreeOptions
-	nodes []node
+	nodes chunked[node]
 	names []string
 	ids   map[string]uint32
 	// wide finds the child named n of parent p, key p<<32|n, for parents with
@@ -45,8 +50,8 @@ type Tree struct {
 
 	// Differential data, per node, of the stacks that end there; nil until a
 	// stack with two counts is added.
-	selfBefore, selfAfter []float64
-	totalBefore           float64
+	self        *chunked[selfCounts]
+	totalBefore float64
 
 	// The previous folded stack and the nodes of its frames, so that a stack
 	// sharing a prefix with it skips the name lookups for that prefix.
@@ -60,23 +65,23 @@ type Tree struct {
 func NewTree(o TreeOptions) *Tree {
 	t := &Tree{
 		opts:  o,
-		nodes: []node{{}},
 		names: []string{""},
 		ids:   map[string]uint32{"": 0},
 		wide:  make(map[uint64]uint32),
 	}
+	t.nodes.add(node{})
 	return t
 }
 
 // Total returns the sum of the values of the stacks added (the "after" values
 // of differential stacks).
-func (t *Tree) Total() float64 { return t.nodes[0].value }
+func (t *Tree) Total() float64 { return t.nodes.at(0).value }
 
 // Diff reports whether any stack was added with two counts.
-func (t *Tree) Diff() bool { return t.selfAfter != nil }
+func (t *Tree) Diff() bool { return t.self != nil }
 
 // Len returns the number of frames in the tree, the root included.
-func (t *Tree) Len() int { return len(t.nodes) }
+func (t *Tree) Len() int { return t.nodes.len() }
 
 // validCount reports whether a count can be added: flamegraph.pl's input rule
 // admits only non-negative finite numbers.
@@ -103,7 +108,7 @@ func (t *Tree) add(frames []string, before, after float64, diff bool) {
 	t.prevEnds = t.prevEnds[:0]
 	t.prevPath = t.prevPath[:0]
 	cur := uint32(0)
-	t.nodes[0].value += after
+	t.nodes.at(0).value += after
 	n := len(frames)
 	for i := range n {
 		f := frames[i]
@@ -111,7 +116,7 @@ func (t *Tree) add(frames []string, before, after float64, diff bool) {
 			f = frames[n-1-i]
 		}
 		cur = t.child(cur, t.internString(f))
-		t.nodes[cur].value += after
+		t.nodes.at(cur).value += after
 	}
 	t.addSelf(cur, before, after, diff)
 }
@@ -144,7 +149,7 @@ func (t *Tree) addFolded(stack []byte, before, after float64, diff bool) {
 	for len(stack) > 0 && stack[len(stack)-1] == ';' {
 		stack = stack[:len(stack)-1]
 	}
-	t.nodes[0].value += after
+	t.nodes.at(0).value += after
 	if t.opts.Reverse {
 		t.addReversed(stack, before, after, diff)
 		return
@@ -169,7 +174,7 @@ func (t *Tree) addFolded(stack []byte, before, after float64, diff bool) {
 	}
 	cur := uint32(0)
 	for _, n := range t.prevPath[:k] {
-		t.nodes[n].value += after
+		t.nodes.at(n).value += after
 		cur = n
 	}
 	t.prevPath = t.prevPath[:k]
@@ -182,7 +187,7 @@ func (t *Tree) addFolded(stack []byte, before, after float64, diff bool) {
 		for rest := stack[pos:]; ; {
 			f, r, more := nextFrame(rest)
 			cur = t.child(cur, t.intern(f))
-			t.nodes[cur].value += after
+			t.nodes.at(cur).value += after
 			pos += len(f)
 			t.prevPath = append(t.prevPath, cur)
 			t.prevEnds = append(t.prevEnds, pos)
@@ -213,22 +218,26 @@ func (t *Tree) addReversed(stack []byte, before, after float64, diff bool) {
 	cur := uint32(0)
 	for i := len(t.frames) - 1; i >= 0; i-- {
 		cur = t.child(cur, t.intern(t.frames[i]))
-		t.nodes[cur].value += after
+		t.nodes.at(cur).value += after
 	}
 	t.addSelf(cur, before, after, diff)
 }
 
 // addSelf records the differential counts of a stack ending at n.
 func (t *Tree) addSelf(n uint32, before, after float64, diff bool) {
-	if !diff && t.selfAfter == nil {
+	t.nodes.at(n).nkids |= ends
+	if !diff && t.self == nil {
 		return
 	}
-	if t.selfAfter == nil {
-		t.selfAfter = make([]float64, len(t.nodes), cap(t.nodes))
-		t.selfBefore = make([]float64, len(t.nodes), cap(t.nodes))
+	if t.self == nil {
+		t.self = new(chunked[selfCounts])
+		for range t.nodes.len() {
+			t.self.add(selfCounts{})
+		}
 	}
-	t.selfAfter[n] += after
-	t.selfBefore[n] += before
+	s := t.self.at(n)
+	s.after += after
+	s.before += before
 	t.totalBefore += before
 }
 
@@ -270,49 +279,49 @@ func (t *Tree) newName(s string) uint32 {
 
 // child returns the child of p named name, adding it if there is none.
 func (t *Tree) child(p, name uint32) uint32 {
-	pn := &t.nodes[p]
+	pn := t.nodes.at(p)
 	if t.opts.Flamechart {
 		// Only the latest child can merge: children are kept newest first.
-		if c := pn.first; c != 0 && t.nodes[c].name == name {
+		if c := pn.first; c != 0 && t.nodes.at(c).name == name {
 			return c
 		}
-	} else if pn.nkids <= wideKids {
-		for c := pn.first; c != 0; c = t.nodes[c].next {
-			if t.nodes[c].name == name {
+	} else if pn.nkids&^ends <= wideKids {
+		for c := pn.first; c != 0; c = t.nodes.at(c).next {
+			if t.nodes.at(c).name == name {
 				return c
 			}
 		}
 	} else if c, ok := t.wide[uint64(p)<<32|uint64(name)]; ok {
 		return c
 	}
-	c := uint32(len(t.nodes))
-	t.nodes = append(t.nodes, node{name: name, next: t.nodes[p].first})
-	if t.selfAfter != nil {
-		t.selfAfter = append(t.selfAfter, 0)
-		t.selfBefore = append(t.selfBefore, 0)
+	c := t.nodes.add(node{name: name, next: t.nodes.at(p).first})
+	if t.self != nil {
+		t.self.add(selfCounts{})
 	}
-	pn = &t.nodes[p]
+	pn = t.nodes.at(p)
 	pn.first = c
 	pn.nkids++
 	if t.opts.Flamechart {
 		return c
 	}
 	switch {
-	case pn.nkids == wideKids+1:
-		for k := pn.first; k != 0; k = t.nodes[k].next {
-			t.wide[uint64(p)<<32|uint64(t.nodes[k].name)] = k
+	case pn.nkids&^ends == wideKids+1:
+		for k := pn.first; k != 0; k = t.nodes.at(k).next {
+			t.wide[uint64(p)<<32|uint64(t.nodes.at(k).name)] = k
 		}
-	case pn.nkids > wideKids+1:
+	case pn.nkids&^ends > wideKids+1:
 		t.wide[uint64(p)<<32|uint64(name)] = c
 	}
 	return c
 }
 
-// kids appends the children of n to dst in drawing order: by name, or in
-// input order for a flame chart.
-func (t *Tree) kids(dst []uint32, n uint32, rank []uint32) []uint32 {
+// kids appends the children of n to dst in drawing order: in input order for
+// a flame chart, else in the order flamegraph.pl draws them. It sorts whole
+// lines, so a frame sorts as its name followed by ";" (a stack goes on) or by
+// " " (a stack ends there: the space before the count).
+func (t *Tree) kids(dst []uint32, n uint32) []uint32 {
 	start := len(dst)
-	for c := t.nodes[n].first; c != 0; c = t.nodes[c].next {
+	for c := t.nodes.at(n).first; c != 0; c = t.nodes.at(c).next {
 		dst = append(dst, c)
 	}
 	k := dst[start:]
@@ -321,30 +330,66 @@ func (t *Tree) kids(dst []uint32, n uint32, rank []uint32) []uint32 {
 		return dst
 	}
 	slices.SortFunc(k, func(a, b uint32) int {
-		return int(rank[t.nodes[a].name]) - int(rank[t.nodes[b].name])
+		return t.compareFrames(a, b)
 	})
 	return dst
 }
 
-// nameRanks returns each name's position in byte order, so that children can
-// be sorted by comparing integers.
-func (t *Tree) nameRanks() []uint32 {
-	order := make([]uint32, len(t.names))
-	for i := range order {
-		order[i] = uint32(i)
+func (t *Tree) compareFrames(a, b uint32) int {
+	na, nb := t.nodes.at(a), t.nodes.at(b)
+	x, y := t.names[na.name], t.names[nb.name]
+	tx, ty := byte(';'), byte(';')
+	if na.nkids&ends != 0 {
+		tx = ' '
 	}
-	slices.SortFunc(order, func(a, b uint32) int {
-		switch x, y := t.names[a], t.names[b]; {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
-	})
-	rank := make([]uint32, len(t.names))
-	for r, id := range order {
-		rank[id] = uint32(r)
+	if nb.nkids&ends != 0 {
+		ty = ' '
 	}
-	return rank
+	n := min(len(x), len(y))
+	if c := strings.Compare(x[:n], y[:n]); c != 0 {
+		return c
+	}
+	// One name is a prefix of the other: the terminator decides.
+	cx, cy := tx, ty
+	if len(x) > n {
+		cx = x[n]
+	}
+	if len(y) > n {
+		cy = y[n]
+	}
+	if cx != cy {
+		return int(cx) - int(cy)
+	}
+	return strings.Compare(x, y)
+}
+
+// selfCounts are the differential counts of the stacks that end at a node.
+type selfCounts struct{ before, after float64 }
+
+// chunkBits sets the size of the blocks a chunked slice grows by.
+const chunkBits = 16
+
+// chunked is a slice that grows by whole blocks and never moves its elements:
+// growing one large slice copied the tree again and again, and fresh memory
+// is slow to touch in some virtual machines.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+func (c *chunked[T]) len() int { return c.n }
+
+func (c *chunked[T]) at(i uint32) *T {
+	return &c.chunks[i>>chunkBits][i&(1<<chunkBits-1)]
+}
+
+// add appends v and returns its index.
+func (c *chunked[T]) add(v T) uint32 {
+	i := c.n
+	if i&(1<<chunkBits-1) == 0 {
+		c.chunks = append(c.chunks, make([]T, 1<<chunkBits))
+	}
+	c.chunks[i>>chunkBits][i&(1<<chunkBits-1)] = v
+	c.n++
+	return uint32(i)
 }
