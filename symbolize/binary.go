@@ -7,34 +7,61 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-
-	"github.com/ianlancetaylor/demangle"
+	"path/filepath"
+	"sync"
 )
 
 // Binary is one parsed object file (executable, shared library, or its debug
 // file).
+//
+// Opening a Binary reads only the ELF headers, the build ID and the symbol
+// tables; separate debug files, DWARF and the Go pclntab are read the first
+// time an address needs them. A Binary is safe for concurrent use.
 type Binary struct {
 	name    string
 	file    *os.File // nil for in-memory images
 	elf     *elf.File
 	buildID string
 	loads   []elf.ProgHeader
-	syms    []symbol
+	syms    symtab
+	dirs    []string // debug-file roots, for separate debug files
+	names   nameCache
+
+	// Filled on first use: the debug info (this file's own, or a separate
+	// debug file's), the Go line table, and the symbols of separate debug
+	// files.
+	once     sync.Once
+	dwarf    *dwarfInfo
+	gopcln   *goTable
+	debug    *Binary // separate debug file, nil when none
+	extSyms  symtab  // symbols of the debug file or MiniDebugInfo
+	debugErr error
 }
 
-type symbol struct {
-	addr, size uint64
-	name       string
+// Options tells OpenBinaryWith where to look for separate debug files.
+type Options struct {
+	// DebugDirs are the roots searched for separate debug files, by build ID
+	// (ROOT/.build-id/xx/rest.debug) and by .gnu_debuglink (ROOT/DIR/NAME).
+	// Nil means DefaultDebugDirs.
+	DebugDirs []string
 }
 
-// OpenBinary opens and parses the ELF file at path.
+// DefaultDebugDirs are the debug-file roots used when Options.DebugDirs is nil.
+var DefaultDebugDirs = []string{"/usr/lib/debug"}
+
+// OpenBinary opens and parses the ELF file at path, finding separate debug
+// files under DefaultDebugDirs.
 func OpenBinary(path string) (*Binary, error) {
+	return OpenBinaryWith(path, Options{})
+}
+
+// OpenBinaryWith opens and parses the ELF file at path with the given options.
+func OpenBinaryWith(path string, opt Options) (*Binary, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	b, err := NewBinary(f, path)
+	b, err := newBinary(f, path, opt)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -43,119 +70,215 @@ func OpenBinary(path string) (*Binary, error) {
 	return b, nil
 }
 
-// NewBinary parses an ELF image read through r; name is used in errors.
+// NewBinary parses an ELF image read through r, such as the [vdso] read from
+// a process's memory; name is used in errors. No separate debug file is
+// searched for, since an image in memory has no directory.
 func NewBinary(r io.ReaderAt, name string) (*Binary, error) {
+	return newBinary(r, name, Options{DebugDirs: []string{}})
+}
+
+func newBinary(r io.ReaderAt, name string, opt Options) (*Binary, error) {
 	ef, err := elf.NewFile(r)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: not an ELF file: %w", name, err)
 	}
-	b := &Binary{name: name, elf: ef}
+	b := &Binary{name: name, elf: ef, dirs: opt.DebugDirs}
+	if b.dirs == nil {
+		b.dirs = DefaultDebugDirs
+	}
 	for _, p := range ef.Progs {
 		if p.Type == elf.PT_LOAD {
 			b.loads = append(b.loads, p.ProgHeader)
 		}
 	}
 	b.buildID = readBuildID(ef)
-	if err := b.loadSymbols(); err != nil {
+	syms, err := readSymbols(ef)
+	if err != nil {
 		return nil, fmt.Errorf("read symbols of %s: %w", name, err)
 	}
+	b.syms = syms
 	return b, nil
 }
 
+// Name returns the path or name the binary was opened with.
+func (b *Binary) Name() string { return b.name }
+
+// BuildID returns the hex GNU build ID, or "" if there is none.
+func (b *Binary) BuildID() string { return b.buildID }
+
+// readBuildID finds the NT_GNU_BUILD_ID note, in the program headers (what a
+// loaded image has) or else in the section headers (what a debug file has,
+// whose PT_NOTE segment may be NOBITS).
 func readBuildID(ef *elf.File) string {
 	for _, p := range ef.Progs {
-		if p.Type != elf.PT_NOTE {
+		if p.Type != elf.PT_NOTE || p.Filesz > 1<<20 {
 			continue
 		}
 		data := make([]byte, p.Filesz)
 		if _, err := p.ReadAt(data, 0); err != nil {
 			continue
 		}
-		for len(data) >= 12 {
-			order := ef.ByteOrder
-			nameSz, descSz, typ := order.Uint32(data), order.Uint32(data[4:]), order.Uint32(data[8:])
-			nameEnd := 12 + align4(uint64(nameSz))
-			descEnd := nameEnd + align4(uint64(descSz))
-			if descEnd > uint64(len(data)) {
-				break
-			}
-			if typ == 3 && nameSz == 4 && string(data[12:15]) == "GNU" {
-				return hex.EncodeToString(data[nameEnd : nameEnd+uint64(descSz)])
-			}
-			data = data[descEnd:]
+		if id := findBuildID(ef, data); id != "" {
+			return id
 		}
+	}
+	for _, s := range ef.Sections {
+		if s.Type != elf.SHT_NOTE || s.Size > 1<<20 {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			continue
+		}
+		if id := findBuildID(ef, data); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+func findBuildID(ef *elf.File, data []byte) string {
+	order := ef.ByteOrder
+	for len(data) >= 12 {
+		nameSz, descSz, typ := uint64(order.Uint32(data)), uint64(order.Uint32(data[4:])), order.Uint32(data[8:])
+		nameEnd := 12 + align4(nameSz)
+		descEnd := nameEnd + align4(descSz)
+		if nameSz > uint64(len(data)) || descSz > uint64(len(data)) || descEnd > uint64(len(data)) {
+			return ""
+		}
+		if typ == ntGNUBuildID && nameSz == 4 && string(data[12:15]) == "GNU" {
+			return hex.EncodeToString(data[nameEnd : nameEnd+descSz])
+		}
+		data = data[descEnd:]
 	}
 	return ""
 }
 
 func align4(n uint64) uint64 { return (n + 3) &^ 3 }
 
-func (b *Binary) loadSymbols() error {
-	var all []elf.Symbol
-	for _, read := range []func() ([]elf.Symbol, error){b.elf.Symbols, b.elf.DynamicSymbols} {
-		syms, err := read()
-		if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
-			return err
-		}
-		all = append(all, syms...)
-	}
-	for _, s := range all {
-		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value == 0 {
-			continue
-		}
-		b.syms = append(b.syms, symbol{addr: s.Value, size: s.Size, name: s.Name})
-	}
-	sort.Slice(b.syms, func(i, j int) bool {
-		if b.syms[i].addr != b.syms[j].addr {
-			return b.syms[i].addr < b.syms[j].addr
-		}
-		return b.syms[i].size > b.syms[j].size
-	})
-	return nil
-}
-
-// BuildID returns the hex GNU build ID, or "" if there is none.
-func (b *Binary) BuildID() string { return b.buildID }
-
 // Frames returns the frames at addr, an address in the ELF's virtual address
-// space; nil when nothing covers it.
+// space, innermost first; nil when nothing covers it.
+//
+// DWARF (this file's or a separate debug file's) gives files, lines and
+// inlined calls; without it the Go pclntab gives the function, file and line;
+// without either the symbol tables give the function name.
 func (b *Binary) Frames(addr uint64) ([]Frame, error) {
-	i := sort.Search(len(b.syms), func(i int) bool { return b.syms[i].addr > addr }) - 1
-	for ; i >= 0; i-- {
-		s := b.syms[i]
-		if addr < s.addr+s.size || (s.size == 0 && (i+1 == len(b.syms) || addr < b.syms[i+1].addr)) {
-			return []Frame{{Name: demangleName(s.name), SystemName: s.name}}, nil
+	b.once.Do(b.loadDebug)
+	if b.dwarf != nil {
+		frames, err := b.dwarf.frames(addr)
+		if err != nil {
+			return nil, fmt.Errorf("symbolize %#x in %s: %w", addr, b.name, err)
 		}
-		// A sized symbol that ends before addr may sit inside a larger one
-		// that starts earlier; look back a little for it.
-		if s.addr+(1<<20) < addr {
-			break
+		if frames != nil {
+			if frames[len(frames)-1].Name == "" {
+				// DWARF has the line but not the function (a CU with
+				// line tables only): name it from the symbol table.
+				if s := b.symbol(addr); s != nil {
+					frames[len(frames)-1].Name, frames[len(frames)-1].SystemName = b.names.demangle(s.name), s.name
+				}
+			}
+			return frames, nil
 		}
+	}
+	if b.gopcln != nil {
+		if f, ok := b.gopcln.frame(addr); ok {
+			return []Frame{f}, nil
+		}
+	}
+	if s := b.symbol(addr); s != nil {
+		return []Frame{{Name: b.names.demangle(s.name), SystemName: s.name}}, nil
 	}
 	return nil, nil
 }
 
-func demangleName(name string) string {
-	if d, err := demangle.ToString(name, demangle.NoClones); err == nil {
-		return d
+// symbol returns the function symbol covering addr from this file's symbol
+// tables or, failing them, a debug file's.
+func (b *Binary) symbol(addr uint64) *symbol {
+	if s := b.syms.lookup(addr); s != nil {
+		return s
 	}
-	return name
+	return b.extSyms.lookup(addr)
 }
 
-// AddrForOffset maps a file offset to the ELF virtual address it is loaded at.
+// loadDebug finds the debug information for the binary: its own DWARF, else
+// a separate debug file's, else its Go line table; and the symbols of a
+// separate debug file or of MiniDebugInfo for stripped files.
+func (b *Binary) loadDebug() {
+	if hasDWARF(b.elf) {
+		b.dwarf = newDWARFInfo(b.elf, &b.names)
+	}
+	if b.dwarf == nil || !b.syms.hasSymtab {
+		if d := b.findDebugFile(); d != nil {
+			b.debug = d
+			if b.dwarf == nil && hasDWARF(d.elf) {
+				b.dwarf = newDWARFInfo(d.elf, &b.names)
+			}
+			if !b.syms.hasSymtab {
+				b.extSyms = d.syms
+			}
+		}
+	}
+	if !b.syms.hasSymtab && len(b.extSyms.syms) == 0 {
+		if mini, err := readMiniDebugInfo(b.elf); err != nil {
+			b.debugErr = fmt.Errorf("read .gnu_debugdata of %s: %w", b.name, err)
+		} else if mini != nil {
+			b.extSyms = mini.syms
+		}
+	}
+	if b.dwarf == nil {
+		b.gopcln = newGoTable(b.elf)
+	}
+}
+
+func hasDWARF(ef *elf.File) bool {
+	for _, name := range []string{".debug_info", ".zdebug_info"} {
+		if s := ef.Section(name); s != nil && s.Type != elf.SHT_NOBITS && s.Size > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// DebugFile returns the path of the separate debug file used for the binary,
+// or "" when there is none (or it was not needed).
+func (b *Binary) DebugFile() string {
+	b.once.Do(b.loadDebug)
+	if b.debug == nil {
+		return ""
+	}
+	return b.debug.name
+}
+
+// AddrForOffset maps a file offset to the ELF virtual address it is loaded
+// at, through the PT_LOAD program headers.
 func (b *Binary) AddrForOffset(off uint64) (uint64, bool) {
 	for _, p := range b.loads {
-		if off >= p.Off && off < p.Off+p.Filesz {
+		if off >= p.Off && off-p.Off < p.Filesz {
 			return off - p.Off + p.Vaddr, true
 		}
 	}
 	return 0, false
 }
 
-// Close releases the file.
+// Close releases the file and any separate debug file.
 func (b *Binary) Close() error {
-	if b.file != nil {
-		return b.file.Close()
+	var errs []error
+	if b.debug != nil {
+		errs = append(errs, b.debug.Close())
 	}
-	return nil
+	if b.file != nil {
+		errs = append(errs, b.file.Close())
+	}
+	return errors.Join(errs...)
 }
+
+// dir returns the directory of the binary, "" for in-memory images.
+func (b *Binary) dir() string {
+	if b.file == nil {
+		return ""
+	}
+	return filepath.Dir(b.name)
+}
+
+// ntGNUBuildID is the note type of the GNU build ID (NT_GNU_BUILD_ID).
+const ntGNUBuildID = 3

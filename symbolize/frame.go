@@ -3,7 +3,7 @@ package symbolize
 // Frame is one source-level frame at an address; inlined calls give several,
 // innermost first.
 type Frame struct {
-	Name       string // demangled, fully qualified
+	Name       string // demangled, fully qualified; "" when unknown
 	SystemName string // as in the symbol table (mangled); equal to Name when not mangled
 	File       string // "" when unknown
 	Line       int    // 0 when unknown

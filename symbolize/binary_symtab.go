@@ -1,0 +1,137 @@
+package symbolize
+
+import (
+	"debug/elf"
+	"errors"
+	"sort"
+	"sync"
+
+	"github.com/ianlancetaylor/demangle"
+)
+
+// symtab is a binary's function symbols, sorted by address, each with the end
+// of the range it covers.
+type symtab struct {
+	syms      []symbol
+	hasSymtab bool // a .symtab was present, not only .dynsym
+}
+
+type symbol struct {
+	addr, end uint64
+	name      string
+}
+
+// readSymbols reads the function symbols of .symtab and .dynsym.
+func readSymbols(ef *elf.File) (symtab, error) {
+	var t symtab
+	type cand struct {
+		elf.Symbol
+		rank int
+	}
+	var all []cand
+	for src, read := range []func() ([]elf.Symbol, error){ef.Symbols, ef.DynamicSymbols} {
+		syms, err := read()
+		if err != nil {
+			if errors.Is(err, elf.ErrNoSymbols) {
+				continue
+			}
+			return t, err
+		}
+		if src == 0 {
+			t.hasSymtab = true
+		}
+		for _, s := range syms {
+			typ := elf.ST_TYPE(s.Info)
+			if (typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC) || s.Value == 0 || s.Section == elf.SHN_UNDEF || s.Name == "" {
+				continue
+			}
+			// Where several symbols share an address, prefer a sized
+			// one, then a global one, then .symtab's.
+			rank := src
+			if elf.ST_BIND(s.Info) != elf.STB_GLOBAL {
+				rank += 2
+			}
+			if s.Size == 0 {
+				rank += 4
+			}
+			all = append(all, cand{s, rank})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].Value != all[j].Value {
+			return all[i].Value < all[j].Value
+		}
+		return all[i].rank < all[j].rank
+	})
+	t.syms = make([]symbol, 0, len(all))
+	for i, s := range all {
+		if i > 0 && all[i-1].Value == s.Value {
+			continue
+		}
+		end := s.Value + s.Size
+		if s.Size == 0 {
+			// An unsized symbol (hand-written assembly, say) runs to
+			// the next symbol, but not past the end of its section.
+			end = ^uint64(0)
+			for j := i + 1; j < len(all); j++ {
+				if all[j].Value > s.Value {
+					end = all[j].Value
+					break
+				}
+			}
+			if int(s.Section) < len(ef.Sections) {
+				sec := ef.Sections[s.Section]
+				if sec.Addr <= s.Value && sec.Addr+sec.Size < end {
+					end = sec.Addr + sec.Size
+				}
+			}
+		}
+		if end < s.Value {
+			end = s.Value
+		}
+		t.syms = append(t.syms, symbol{addr: s.Value, end: end, name: s.Name})
+	}
+	return t, nil
+}
+
+// lookup returns the symbol whose range covers addr, or nil.
+func (t *symtab) lookup(addr uint64) *symbol {
+	i := sort.Search(len(t.syms), func(i int) bool { return t.syms[i].addr > addr }) - 1
+	// A symbol that ends before addr may sit inside a larger one that
+	// starts earlier (a local label inside a function); look a few back.
+	for n := 0; i >= 0 && n < 16; i, n = i-1, n+1 {
+		if s := &t.syms[i]; addr < s.end {
+			return s
+		}
+	}
+	return nil
+}
+
+// nameCache memoizes demangled names: the same few functions are looked up
+// over and over, and demangling a long C++ name costs microseconds.
+type nameCache struct{ m sync.Map }
+
+// demangle returns the demangled form of a C++ or Rust symbol name, or name
+// itself when it is not mangled.
+func (c *nameCache) demangle(name string) string {
+	if len(name) < 2 || (name[0] != '_' && name[0] != '.') {
+		return name
+	}
+	if d, ok := c.m.Load(name); ok {
+		return d.(string)
+	}
+	d := demangleName(name)
+	c.m.Store(name, d)
+	return d
+}
+
+// demangleName returns the demangled form of a C++ or Rust symbol name, in
+// the style of LLVM's demangler (so names read as llvm-addr2line -C prints
+// them), or name itself when it is not mangled.
+func demangleName(name string) string {
+	d, err := demangle.ToString(name, demangle.LLVMStyle)
+	if err != nil {
+		return name
+	}
+	return d
+}
