@@ -337,7 +337,7 @@ func (l *loader) load(name string, s side) error {
 	if isGzip(head) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%s: corrupt gzip data: %v", display, err)
+			return fmt.Errorf("%s: corrupt gzip data (%v); give folded text or a pprof profile, gzipped or not", display, err)
 		}
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 1<<20)
@@ -346,7 +346,7 @@ func (l *loader) load(name string, s side) error {
 			return l.loadProfile(display, br, s)
 		}
 		if err := l.loadFolded(br, s); err != nil {
-			return fmt.Errorf("%s: %w", display, err)
+			return fmt.Errorf("%s: truncated or corrupt gzip data (%v); give folded text or a pprof profile, gzipped or not", display, err)
 		}
 		return nil
 	}
