@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -236,6 +237,26 @@ func (s *Sampler) Read() ([]sample.Record, sample.Losses, error) {
 	}
 	losses, err := stackmap.ReadLosses(s.objs.Losses)
 	return recs, losses, err
+}
+
+// EnableStats makes the kernel account the program's run time until the
+// returned closer is closed (scoped, unlike the kernel.bpf_stats_enabled sysctl).
+func EnableStats() (io.Closer, error) {
+	c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		return nil, fmt.Errorf("enable BPF run-time stats: %w", err)
+	}
+	return c, nil
+}
+
+// RunStats returns how often the sampling program ran and for how long in
+// all, as counted while EnableStats was on.
+func (s *Sampler) RunStats() (runs uint64, total time.Duration, err error) {
+	st, err := s.objs.Sample.Stats()
+	if err != nil {
+		return 0, 0, fmt.Errorf("read sampler stats: %w", err)
+	}
+	return st.RunCount, st.Runtime, nil
 }
 
 // Close detaches and unloads everything.

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 )
 
 // Mapping is one executable mapping of a process, from /proc/PID/maps.
@@ -20,12 +22,10 @@ type Mapping struct {
 	// Deleted is set when the file was removed or replaced after being mapped.
 	Deleted bool
 
-	bin *Binary // nil when the file could not be opened
-	err error   // why bin is nil
+	file *os.File // held open from capture, so the file outlives the process
+	bin  *Binary  // parsed on first use
+	err  error    // why there is no file or no bin
 }
-
-// Binary returns the parsed file behind the mapping, or why there is none.
-func (m *Mapping) Binary() (*Binary, error) { return m.bin, m.err }
 
 // ParseMaps reads the executable, file-backed or special ([vdso]) mappings of a
 // /proc/PID/maps listing, sorted by address.
@@ -106,9 +106,56 @@ func (p *Process) Find(addr uint64) *Mapping {
 	return nil
 }
 
-// capture reads /proc/PID/maps under procRoot and opens every mapped file
-// through the cache.
-func capture(procRoot string, pid uint32, cache *Cache, vdso func(pid uint32, m *Mapping) (*Binary, error)) (*Process, error) {
+// files holds one open descriptor per distinct mapped file, so that capturing
+// a process costs a few system calls and parsing waits until an address needs
+// it.
+type files struct {
+	mu   sync.Mutex
+	byID map[fileID]*os.File
+}
+
+type fileID struct{ dev, ino uint64 }
+
+// open returns a descriptor for the file at path, shared with every earlier
+// open of the same file.
+func (fs *files) open(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	id := fileID{st.Dev, st.Ino}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if old := fs.byID[id]; old != nil {
+		f.Close()
+		return old, nil
+	}
+	fs.byID[id] = f
+	return f, nil
+}
+
+// closeAll closes every held descriptor.
+func (fs *files) closeAll() {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for id, f := range fs.byID {
+		f.Close()
+		delete(fs.byID, id)
+	}
+}
+
+// capture reads /proc/PID/maps under procRoot and opens every mapped file, so
+// that it can be parsed after the process is gone.
+func capture(procRoot string, pid uint32, fs *files, vdso func(pid uint32, m *Mapping) (*Binary, error)) (*Process, error) {
 	dir := fmt.Sprintf("%s/%d", procRoot, pid)
 	f, err := os.Open(dir + "/maps")
 	if err != nil {
@@ -125,7 +172,7 @@ func capture(procRoot string, pid uint32, cache *Cache, vdso func(pid uint32, m 
 		case m.Path == "[vdso]":
 			m.bin, m.err = vdso(pid, m)
 		case strings.HasPrefix(m.Path, "/"):
-			m.bin, m.err = openMapped(dir, m, cache)
+			m.file, m.err = openMapped(dir, m, fs)
 		}
 	}
 	return p, nil
@@ -134,14 +181,24 @@ func capture(procRoot string, pid uint32, cache *Cache, vdso func(pid uint32, m 
 // openMapped opens the file a mapping maps: through map_files first, which
 // reaches deleted and replaced files and files in other mount namespaces, then
 // through the process's root directory.
-func openMapped(dir string, m *Mapping, cache *Cache) (*Binary, error) {
-	b, err := cache.Open(fmt.Sprintf("%s/map_files/%x-%x", dir, m.Start, m.Limit))
+func openMapped(dir string, m *Mapping, fs *files) (*os.File, error) {
+	f, err := fs.open(fmt.Sprintf("%s/map_files/%x-%x", dir, m.Start, m.Limit))
 	if err == nil {
-		return b, nil
+		return f, nil
 	}
-	b, err2 := cache.Open(dir + "/root" + m.Path)
-	if err2 == nil {
-		return b, nil
+	f, err = fs.open(dir + "/root" + m.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s of process %s: %w", m.Path, dir, err)
 	}
-	return nil, fmt.Errorf("open %s: %w", m.Path, err2)
+	return f, nil
+}
+
+// binary parses the mapping's file on first use, through the cache, so a
+// library mapped by many processes is parsed once.
+func (m *Mapping) binary(cache *Cache) *Binary {
+	if m.bin == nil && m.err == nil && m.file != nil {
+		// /proc/self/fd reaches the held file even if it was deleted.
+		m.bin, m.err = cache.Open(fmt.Sprintf("/proc/self/fd/%d", m.file.Fd()))
+	}
+	return m.bin
 }

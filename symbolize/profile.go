@@ -29,6 +29,7 @@ type Symbolizer struct {
 
 	mu    sync.Mutex
 	procs map[uint32]*Process
+	files files
 
 	kernelOnce sync.Once
 	kernel     *Kernel
@@ -42,6 +43,7 @@ type Symbolizer struct {
 // New returns a Symbolizer for the running system.
 func New(cfg Config) *Symbolizer {
 	s := &Symbolizer{procRoot: cfg.ProcRoot, cache: cfg.Cache, procs: make(map[uint32]*Process)}
+	s.files.byID = make(map[fileID]*os.File)
 	if s.procRoot == "" {
 		s.procRoot = "/proc"
 	}
@@ -55,13 +57,19 @@ func New(cfg Config) *Symbolizer {
 // still symbolizes if it exits before the profile ends. Capturing a process
 // again (after an exec) replaces the earlier snapshot.
 func (s *Symbolizer) Capture(pid uint32) error {
-	p, err := capture(s.procRoot, pid, s.cache, s.readVDSO)
+	p, err := capture(s.procRoot, pid, &s.files, s.readVDSO)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	s.procs[pid] = p
 	s.mu.Unlock()
+	return nil
+}
+
+// Close releases the files held for captured processes.
+func (s *Symbolizer) Close() error {
+	s.files.closeAll()
 	return nil
 }
 
@@ -269,9 +277,9 @@ func (b *builder) userLocations(locs []*profile.Location, pid uint32, st sample.
 			continue
 		}
 		l := b.newLocation(pm, pc)
-		if m.bin != nil {
-			if vaddr, ok := m.bin.AddrForOffset(pc - m.Start + m.Offset); ok {
-				for _, f := range b.frames(m.bin, lookupAddr(vaddr, caller)) {
+		if bin := m.binary(b.s.cache); bin != nil {
+			if vaddr, ok := bin.AddrForOffset(pc - m.Start + m.Offset); ok {
+				for _, f := range b.frames(bin, lookupAddr(vaddr, caller)) {
 					l.Line = append(l.Line, profile.Line{Function: b.function(f.Name, f.SystemName, f.File), Line: int64(f.Line)})
 				}
 			}
@@ -315,8 +323,8 @@ func (b *builder) mapping(m *Mapping) *profile.Mapping {
 		Offset: m.Offset,
 		File:   m.Path,
 	}
-	if m.bin != nil {
-		pm.BuildID = m.bin.BuildID()
+	if bin := m.binary(b.s.cache); bin != nil {
+		pm.BuildID = bin.BuildID()
 		pm.HasFunctions = true
 	}
 	b.mappings[m] = pm

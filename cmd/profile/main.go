@@ -244,13 +244,22 @@ func usage() string {
 
 func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	t0 := time.Now()
+	if cfg.stats {
+		st, err := sampler.EnableStats()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+	}
 	sym := symbolize.New(symbolize.Config{})
+	defer sym.Close()
 	s, err := sampler.Open(cfg.sampler)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	attached := time.Now()
+	cpuAttached := selfCPU()
 	if cfg.format == "text" {
 		fmt.Fprintln(stderr, header(cfg))
 	}
@@ -267,6 +276,11 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}()
 	<-runCtx.Done()
 	end := time.Now()
+	cpuEnd := selfCPU()
+	var st runStats
+	if cfg.stats {
+		st.runs, st.bpfTime, _ = s.RunStats()
+	}
 	s.Stop()
 	if err := <-captured; err != nil {
 		return err
@@ -293,7 +307,9 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	reportLosses(stderr, losses)
 	if cfg.stats {
-		printStats(stderr, t0, attached, end, recs)
+		st.attach, st.output = attached.Sub(t0), time.Since(end)
+		st.sampling, st.samplingCPU, st.totalCPU = end.Sub(attached), cpuEnd-cpuAttached, selfCPU()
+		printStats(stderr, st, recs)
 	}
 	return nil
 }
@@ -362,16 +378,34 @@ func reportLosses(w io.Writer, l sample.Losses) {
 	}
 }
 
-func printStats(w io.Writer, t0, attached, end time.Time, recs []sample.Record) {
+// runStats are the figures --stats prints.
+type runStats struct {
+	attach, output        time.Duration // start to attached; end of sampling to output written
+	sampling              time.Duration // attached to end of sampling
+	samplingCPU, totalCPU time.Duration // our own CPU time while sampling, and in all
+	runs                  uint64        // BPF program runs
+	bpfTime               time.Duration // BPF program run time in all
+}
+
+func printStats(w io.Writer, st runStats, recs []sample.Record) {
 	var n uint64
 	for _, r := range recs {
 		n += r.Count
 	}
+	var perRun float64
+	if st.runs > 0 {
+		perRun = float64(st.bpfTime.Nanoseconds()) / float64(st.runs)
+	}
+	fmt.Fprintf(w, "stats: attach_ms=%.1f output_ms=%.1f samples=%d entries=%d sampling_s=%.1f sampling_cpu_ms=%.1f sampling_cpu_pct=%.4f total_cpu_ms=%.1f bpf_runs=%d bpf_ns_per_run=%.0f\n",
+		ms(st.attach), ms(st.output), n, len(recs), st.sampling.Seconds(), ms(st.samplingCPU),
+		100*st.samplingCPU.Seconds()/max(st.sampling.Seconds(), 1e-9), ms(st.totalCPU), st.runs, perRun)
+}
+
+// selfCPU returns this process's user+system CPU time so far.
+func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	fmt.Fprintf(w, "stats: attach_ms=%.1f output_ms=%.1f samples=%d entries=%d self_cpu_ms=%.1f\n",
-		ms(attached.Sub(t0)), ms(time.Since(end)), n, len(recs), ms(cpu))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
