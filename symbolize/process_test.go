@@ -1,0 +1,173 @@
+package symbolize
+
+import (
+	"debug/elf"
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emberprof/ember/sample"
+)
+
+const mapsSample = `55d0c0a00000-55d0c0a02000 r--p 00000000 fd:01 1234   /usr/bin/app
+55d0c0a02000-55d0c0a08000 r-xp 00002000 fd:01 1234   /usr/bin/app
+7f0000000000-7f0000021000 rw-p 00000000 00:00 0
+7f1000000000-7f1000100000 r-xp 00028000 fd:01 99     /usr/lib/libc.so.6 (deleted)
+7f2000000000-7f2000001000 r-xp 00000000 00:00 0      [vdso]
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0      [stack]
+`
+
+func TestParseMaps(t *testing.T) {
+	maps, err := ParseMaps(strings.NewReader(mapsSample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range maps {
+		got = append(got, m.Path)
+	}
+	want := []string{"/usr/bin/app", "/usr/lib/libc.so.6", "[vdso]"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("paths %q, want %q", got, want)
+	}
+	if m := maps[1]; m.Start != 0x7f1000000000 || m.Limit != 0x7f1000100000 || m.Offset != 0x28000 || !m.Deleted || m.Inode != 99 {
+		t.Errorf("libc mapping %+v", m)
+	}
+	p := &Process{Mappings: maps}
+	for _, tt := range []struct {
+		addr uint64
+		want string
+	}{
+		{0x55d0c0a02000, "/usr/bin/app"},
+		{0x55d0c0a07fff, "/usr/bin/app"},
+		{0x55d0c0a08000, ""},
+		{0x7f10000000ff, "/usr/lib/libc.so.6"},
+		{0x1, ""},
+	} {
+		m := p.Find(tt.addr)
+		got := ""
+		if m != nil {
+			got = m.Path
+		}
+		if got != tt.want {
+			t.Errorf("Find(%#x) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+}
+
+func TestParseMapsErrors(t *testing.T) {
+	for _, in := range []string{
+		"zz-10 r-xp 0 fd:01 1 /x\n",
+		"10-zz r-xp 0 fd:01 1 /x\n",
+		"20-10 r-xp 0 fd:01 1 /x\n",
+		"10-20 r-xp\n",
+		"10-20 r-xp qq fd:01 1 /x\n",
+	} {
+		if _, err := ParseMaps(strings.NewReader(in)); err == nil {
+			t.Errorf("ParseMaps(%q): no error", in)
+		}
+	}
+}
+
+// TestProfileLiveProcess symbolizes PCs of a running test program through its
+// live mappings (PIE, so runtime and file addresses differ), the path every
+// user frame takes, and again after the program exited.
+func TestProfileLiveProcess(t *testing.T) {
+	const bin = "../testdata/spin/spin"
+	ef, err := elf.Open(bin)
+	if err != nil {
+		t.Fatalf("%v (run make -C testdata)", err)
+	}
+	syms, err := ef.Symbols()
+	ef.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spinC, spinA uint64
+	for _, s := range syms {
+		switch s.Name {
+		case "spin_c":
+			spinC = s.Value
+		case "spin_a":
+			spinA = s.Value
+		}
+	}
+	cmd := exec.Command(bin, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := uint32(cmd.Process.Pid)
+	s := New(Config{})
+	defer s.Close()
+	// The loader may not have mapped the program yet: wait for it.
+	var base uint64
+	for i := 0; i < 100 && base == 0; i++ {
+		if err := s.Capture(pid); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range s.procs[pid].Mappings {
+			if strings.HasSuffix(m.Path, "/spin") {
+				// The text mapping starts at its file offset's vaddr.
+				base = m.Start - m.Offset
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if base == 0 {
+		t.Fatalf("spin never mapped: %+v", s.procs[pid].Mappings)
+	}
+	// Symbolize after the process is gone: the capture must be enough.
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	recs := []sample.Record{{
+		TGID: pid, TID: pid, Comm: "spin", Count: 3, Nanos: 3000,
+		Kernel: sample.Stack{State: sample.StackAbsent},
+		// Leaf inside spin_c, then a return address inside spin_a, then an
+		// address no mapping covers.
+		User: sample.Stack{PCs: []uint64{base + spinC + 4, base + spinA + 8, 0x10}, State: sample.StackOK},
+	}}
+	p, err := s.Profile(recs, ProfileOptions{Period: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Sample) != 1 || len(p.Sample[0].Location) != 3 {
+		t.Fatalf("profile %v", p)
+	}
+	for i, want := range []string{"spin_c", "spin_a"} {
+		l := p.Sample[0].Location[i]
+		if len(l.Line) == 0 || l.Line[len(l.Line)-1].Function.Name != want {
+			t.Errorf("location %d: %+v, want %s", i, l.Line, want)
+		}
+		if l.Mapping == nil || !strings.HasSuffix(l.Mapping.File, "/spin") || l.Mapping.BuildID == "" {
+			t.Errorf("location %d mapping %+v", i, l.Mapping)
+		}
+	}
+	if unmapped := p.Sample[0].Location[2]; unmapped.Mapping != nil || len(unmapped.Line) != 0 {
+		t.Errorf("address 0x10 should be unmapped and unknown: %+v", unmapped)
+	}
+	if v := p.Sample[0].NumLabel[sample.LabelPID]; len(v) != 1 || v[0] != int64(pid) {
+		t.Errorf("pid label %v", v)
+	}
+}
+
+func TestProfileMissedMarkers(t *testing.T) {
+	s := New(Config{})
+	defer s.Close()
+	recs := []sample.Record{{TGID: 1, Comm: "x", Count: 1,
+		Kernel: sample.Stack{State: sample.StackMissed}, User: sample.Stack{State: sample.StackMissed}}}
+	p, err := s.Profile(recs, ProfileOptions{Period: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range p.Sample[0].Location {
+		names = append(names, l.Line[0].Function.Name)
+	}
+	if want := []string{sample.MissedKernel, sample.MissedUser}; !reflect.DeepEqual(names, want) {
+		t.Errorf("markers %q, want %q", names, want)
+	}
+}
