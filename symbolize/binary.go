@@ -167,16 +167,15 @@ func (b *Binary) Frames(addr uint64) ([]Frame, error) {
 	if b.dwarf != nil {
 		frames, err := b.dwarf.frames(addr)
 		if err != nil {
+			// Corrupt DWARF still leaves the symbol table to name
+			// the function.
+			if s := b.symbol(addr); s != nil {
+				return []Frame{{Name: b.names.demangle(s.name), SystemName: s.name}}, nil
+			}
 			return nil, fmt.Errorf("symbolize %#x in %s: %w", addr, b.name, err)
 		}
 		if frames != nil {
-			if frames[len(frames)-1].Name == "" {
-				// DWARF has the line but not the function (a CU with
-				// line tables only): name it from the symbol table.
-				if s := b.symbol(addr); s != nil {
-					frames[len(frames)-1].Name, frames[len(frames)-1].SystemName = b.names.demangle(s.name), s.name
-				}
-			}
+			b.nameFromSymtab(&frames[len(frames)-1], addr)
 			return frames, nil
 		}
 	}
@@ -186,9 +185,26 @@ func (b *Binary) Frames(addr uint64) ([]Frame, error) {
 		}
 	}
 	if s := b.symbol(addr); s != nil {
-		return []Frame{{Name: b.names.demangle(s.name), SystemName: s.name}}, nil
+		f := Frame{}
+		b.nameFromSymtab(&f, addr)
+		return []Frame{f}, nil
 	}
 	return nil, nil
+}
+
+// nameFromSymtab names the outermost frame after the symbol table, as LLVM's
+// symbolizer does: the symbol says which part of a split function the address
+// is in ("f(int) (.cold)"), and covers code DWARF does not (_init). Where the
+// frame has no file, the symbol's STT_FILE gives one.
+func (b *Binary) nameFromSymtab(f *Frame, addr uint64) {
+	s := b.symbol(addr)
+	if s == nil {
+		return
+	}
+	f.Name, f.SystemName = b.names.demangle(s.name), s.name
+	if f.File == "" {
+		f.File = s.file
+	}
 }
 
 // symbol returns the function symbol covering addr from this file's symbol

@@ -19,6 +19,7 @@ type symtab struct {
 type symbol struct {
 	addr, end uint64
 	name      string
+	file      string // of the STT_FILE symbol before it in .symtab, if any
 }
 
 // readSymbols reads the function symbols of .symtab and .dynsym.
@@ -26,7 +27,7 @@ func readSymbols(ef *elf.File) (symtab, error) {
 	var t symtab
 	type cand struct {
 		elf.Symbol
-		rank int
+		file string
 	}
 	var all []cand
 	for src, read := range []func() ([]elf.Symbol, error){ef.Symbols, ef.DynamicSymbols} {
@@ -40,28 +41,36 @@ func readSymbols(ef *elf.File) (symtab, error) {
 		if src == 0 {
 			t.hasSymtab = true
 		}
+		file := ""
 		for _, s := range syms {
 			typ := elf.ST_TYPE(s.Info)
+			if typ == elf.STT_FILE && src == 0 {
+				// Local symbols follow the STT_FILE symbol of the
+				// source file they come from.
+				file = s.Name
+			}
 			if (typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC) || s.Value == 0 || s.Section == elf.SHN_UNDEF || s.Name == "" {
 				continue
 			}
-			// Where several symbols share an address, prefer a sized
-			// one, then a global one, then .symtab's.
-			rank := src
-			if elf.ST_BIND(s.Info) != elf.STB_GLOBAL {
-				rank += 2
+			c := cand{Symbol: s}
+			if src == 0 && elf.ST_BIND(s.Info) == elf.STB_LOCAL {
+				c.file = file
 			}
-			if s.Size == 0 {
-				rank += 4
-			}
-			all = append(all, cand{s, rank})
+			all = append(all, c)
 		}
 	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if all[i].Value != all[j].Value {
-			return all[i].Value < all[j].Value
+	// Where several symbols share an address (aliases, identical code
+	// folded together), keep the largest, then the first by name: the
+	// choice LLVM's symbolizer makes, so names agree with it.
+	sort.Slice(all, func(i, j int) bool {
+		a, b := &all[i], &all[j]
+		if a.Value != b.Value {
+			return a.Value < b.Value
 		}
-		return all[i].rank < all[j].rank
+		if a.Size != b.Size {
+			return a.Size > b.Size
+		}
+		return a.Name < b.Name
 	})
 	t.syms = make([]symbol, 0, len(all))
 	for i, s := range all {
@@ -89,7 +98,7 @@ func readSymbols(ef *elf.File) (symtab, error) {
 		if end < s.Value {
 			end = s.Value
 		}
-		t.syms = append(t.syms, symbol{addr: s.Value, end: end, name: s.Name})
+		t.syms = append(t.syms, symbol{addr: s.Value, end: end, name: s.Name, file: s.file})
 	}
 	return t, nil
 }

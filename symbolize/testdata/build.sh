@@ -9,14 +9,14 @@ out=elf
 rm -rf "$out"
 mkdir -p "$out/debuglink/.debug" "$out/debugroot"
 # File names in the DWARF are made independent of where this runs.
-map="-ffile-prefix-map=$here/src=/ember/src"
+map="-ffile-prefix-map=$here=/ember/symbolize/testdata"
 cflags="-O2 -g -fno-omit-frame-pointer $map -Wl,--build-id=sha1"
 
 gcc $cflags -o "$out/c" src/c/prog.c
 g++ $cflags -o "$out/cpp" src/cpp/prog.cpp
 # Rust's binary carries the standard library's line tables: compress its
 # debug sections (zlib, which llvm-addr2line 14 also reads) to keep it small.
-rustc -C opt-level=2 -g -C panic=abort --remap-path-prefix="$here/src=/ember/src" \
+rustc -C opt-level=2 -g -C panic=abort --remap-path-prefix="$here=/ember/symbolize/testdata" \
 	-C link-arg=-Wl,--build-id=sha1 -C link-arg=-Wl,--compress-debug-sections=zlib \
 	-o "$out/rust" src/rust/prog.rs
 (cd src/go && go build -trimpath -o "$here/$out/go" . && go build -trimpath -ldflags='-s -w' -o "$here/$out/go-stripped" .)

@@ -1,0 +1,232 @@
+// Command symbolize turns addresses into functions, files and lines, with
+// addr2line's options and llvm-addr2line's output, so that a user can check a
+// frame ember printed and we can compare ember with other symbolizers.
+//
+//	symbolize -e FILE [-a] [-f] [-i] [-C] [ADDR ...]   # addresses in FILE's ELF address space
+//	symbolize -p PID [-a] [-f] [-i] [-C] [ADDR ...]    # runtime addresses of a live process
+//	symbolize -k [-a] [ADDR ...]                       # kernel addresses, from /proc/kallsyms
+//
+// Addresses are hexadecimal (0x optional), as arguments or one per line on
+// standard input.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/emberprof/ember/getopt"
+	"github.com/emberprof/ember/symbolize"
+)
+
+const usage = `usage: symbolize [-afiC] (-e FILE | -p PID | -k) [ADDR ...]
+
+Prints the function, file and line of each address, as llvm-addr2line does.
+Addresses are hexadecimal (0x optional), given as arguments or one per line on
+standard input.
+
+options:
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// config is the parsed command line.
+type config struct {
+	exe       string
+	pid       uint64
+	kernel    bool
+	addresses bool
+	functions bool
+	inlines   bool
+	demangle  bool
+	debugDirs []string
+	addrs     []string
+}
+
+func parse(args []string, stderr io.Writer) (*config, int) {
+	var s getopt.Set
+	exe := s.String('e', "exe", "FILE", "", "the binary or shared library to read (default a.out)")
+	pid := s.Uint('p', "pid", "PID", 0, "addresses are runtime addresses in process PID")
+	kernel := s.Bool('k', "kernel", "addresses are kernel addresses (reads /proc/kallsyms)")
+	addresses := s.Bool('a', "addresses", "print each address before its frames")
+	functions := s.Bool('f', "functions", "print the function name")
+	inlines := s.Bool('i', "inlines", "print inlined frames too, innermost first")
+	demangle := s.Bool('C', "demangle", "demangle C++ and Rust names")
+	debugDir := s.String(0, "debug-file-directory", "DIR", "", "root of separate debug files (default /usr/lib/debug)")
+	rest, err := s.Parse(args)
+	if errors.Is(err, getopt.ErrHelp) {
+		fmt.Fprint(stderr, usage+s.Usage())
+		return nil, 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "symbolize: %v (see symbolize --help)\n", err)
+		return nil, 2
+	}
+	c := &config{exe: *exe, pid: *pid, kernel: *kernel, addresses: *addresses, functions: *functions,
+		inlines: *inlines, demangle: *demangle, addrs: rest}
+	if *debugDir != "" {
+		c.debugDirs = []string{*debugDir}
+	}
+	modes := 0
+	for _, set := range []bool{c.exe != "", c.pid != 0, c.kernel} {
+		if set {
+			modes++
+		}
+	}
+	if modes > 1 {
+		fmt.Fprintln(stderr, "symbolize: -e, -p and -k each say where addresses are: give one of them")
+		return nil, 2
+	}
+	if modes == 0 {
+		c.exe = "a.out"
+	}
+	return c, -1
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c, code := parse(args, stderr)
+	if c == nil {
+		return code
+	}
+	var lookup func(addr uint64) ([]symbolize.Frame, error)
+	var err error
+	switch {
+	case c.kernel:
+		lookup, err = kernelLookup()
+	case c.pid != 0:
+		var p *process
+		p, err = openProcess(c.pid, c.debugDirs)
+		if p != nil {
+			lookup = p.frames
+		}
+	default:
+		var b *symbolize.Binary
+		b, err = symbolize.OpenBinaryWith(c.exe, symbolize.Options{DebugDirs: c.debugDirs})
+		if b != nil {
+			defer b.Close()
+			lookup = b.Frames
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "symbolize: %v\n", err)
+		return 1
+	}
+
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	do := func(text string) bool {
+		addr, err := parseAddr(text)
+		if err != nil {
+			w.Flush()
+			fmt.Fprintf(stderr, "symbolize: %v\n", err)
+			return false
+		}
+		frames, err := lookup(addr)
+		if err != nil {
+			// The address is still answered, as unknown, so output
+			// stays aligned with input.
+			w.Flush()
+			fmt.Fprintf(stderr, "symbolize: %v\n", err)
+		}
+		c.print(w, addr, frames)
+		return true
+	}
+	if len(c.addrs) > 0 {
+		for _, a := range c.addrs {
+			if !do(a) {
+				return 1
+			}
+		}
+		return 0
+	}
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		if !do(line) {
+			return 1
+		}
+		// Flush per line when interactive, so a caller driving the
+		// command through a pipe sees each answer.
+		if _, ok := stdin.(*os.File); ok {
+			w.Flush()
+		}
+	}
+	if err := sc.Err(); err != nil {
+		w.Flush()
+		fmt.Fprintf(stderr, "symbolize: read standard input: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parseAddr(s string) (uint64, error) {
+	h := strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
+	addr, err := strconv.ParseUint(h, 16, 64)
+	if err != nil || h == "" {
+		return 0, fmt.Errorf("bad address %q: give a hexadecimal address such as 0x401a2c", s)
+	}
+	return addr, nil
+}
+
+// print writes one address's answer in llvm-addr2line's format.
+func (c *config) print(w io.Writer, addr uint64, frames []symbolize.Frame) {
+	if c.addresses {
+		fmt.Fprintf(w, "0x%x\n", addr)
+	}
+	if len(frames) == 0 {
+		frames = []symbolize.Frame{{}}
+	}
+	if !c.inlines {
+		// Without -i, addr2line names the innermost function but,
+		// like llvm-addr2line, at the innermost location.
+		frames = frames[:1]
+	}
+	for _, f := range frames {
+		if c.functions {
+			name := f.SystemName
+			if c.demangle {
+				name = f.Name
+			}
+			if name == "" {
+				name = "??"
+			}
+			fmt.Fprintln(w, name)
+		}
+		file := f.File
+		if file == "" {
+			file = "??"
+		}
+		fmt.Fprintf(w, "%s:%d\n", file, f.Line)
+	}
+}
+
+// kernelLookup resolves kernel addresses through /proc/kallsyms.
+func kernelLookup() (func(uint64) ([]symbolize.Frame, error), error) {
+	k, err := symbolize.OpenKernel()
+	if err != nil {
+		return nil, err
+	}
+	return func(addr uint64) ([]symbolize.Frame, error) {
+		if addr < k.Start() {
+			return nil, nil
+		}
+		name, module, ok := k.Lookup(addr)
+		if !ok {
+			return nil, nil
+		}
+		if module != "" {
+			name += " [" + module + "]"
+		}
+		return []symbolize.Frame{{Name: name, SystemName: name}}, nil
+	}, nil
+}
