@@ -286,10 +286,20 @@ func (t *Tree) child(p, name uint32) uint32 {
 			return c
 		}
 	} else if pn.nkids&^ends <= wideKids {
-		for c := pn.first; c != 0; c = t.nodes.at(c).next {
-			if t.nodes.at(c).name == name {
+		prev := uint32(0)
+		for c := pn.first; c != 0; {
+			cn := t.nodes.at(c)
+			if cn.name == name {
+				if prev != 0 {
+					// Move it to the front: the children called most are
+					// then found first, which saves memory reads.
+					t.nodes.at(prev).next = cn.next
+					cn.next = pn.first
+					pn.first = c
+				}
 				return c
 			}
+			prev, c = c, cn.next
 		}
 	} else if c, ok := t.wide[uint64(p)<<32|uint64(name)]; ok {
 		return c
