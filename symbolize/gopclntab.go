@@ -61,4 +61,6 @@ func (t *goTable) frame(addr uint64) (f Frame, ok bool) {
 }
 
 // String describes the table, for debugging.
-func (t *goTable) String() string { return fmt.Sprintf("gopclntab with %d functions", len(t.tab.Funcs)) }
+func (t *goTable) String() string {
+	return fmt.Sprintf("gopclntab with %d functions", len(t.tab.Funcs))
+}
