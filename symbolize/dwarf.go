@@ -28,6 +28,8 @@ type dwarfInfo struct {
 	units []*unitInfo
 	index []unitRange // sorted by lo
 
+	maxEntries int // bound on entries walked, from the size of .debug_info
+
 	mu    sync.Mutex
 	funcs map[dwarf.Offset]funcName
 }
@@ -107,8 +109,22 @@ func (d *dwarfInfo) load() {
 		return
 	}
 	d.data = data
+	// Every entry takes at least a byte of .debug_info, so no walk can
+	// read more entries than it has bytes; a corrupt unit can make
+	// debug/dwarf return null entries forever without moving on.
+	d.maxEntries = 16
+	for _, name := range []string{".debug_info", ".zdebug_info"} {
+		if s := d.ef.Section(name); s != nil {
+			d.maxEntries += int(s.Size)
+		}
+	}
 	r := data.Reader()
-	for {
+	last := dwarf.Offset(0)
+	for n := 0; ; n++ {
+		if n > d.maxEntries {
+			d.err = fmt.Errorf("malformed DWARF: more entries than bytes")
+			return
+		}
 		e, err := r.Next()
 		if err != nil {
 			d.err = fmt.Errorf("read DWARF: %w", err)
@@ -116,6 +132,15 @@ func (d *dwarfInfo) load() {
 		}
 		if e == nil {
 			break
+		}
+		// Corrupt sibling links can send the reader back to an entry
+		// it read before; valid DWARF only moves forward.
+		if e.Tag != 0 && e.Offset <= last && last != 0 {
+			d.err = fmt.Errorf("malformed DWARF: entry at %#x read twice", e.Offset)
+			return
+		}
+		if e.Tag != 0 {
+			last = e.Offset
 		}
 		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
 			u := &unitInfo{off: e.Offset}
@@ -262,7 +287,7 @@ func (d *dwarfInfo) parseUnit(u *unitInfo) (err error) {
 	if !cu.Children {
 		return nil
 	}
-	if err := u.readScopes(d.data, r); err != nil {
+	if err := u.readScopes(d.data, r, d.maxEntries); err != nil {
 		return fmt.Errorf("read DWARF unit at %#x: %w", u.off, err)
 	}
 	return nil
@@ -338,17 +363,29 @@ func (u *unitInfo) readLines(data *dwarf.Data, cu *dwarf.Entry) error {
 // readScopes walks the unit's entries, with r just past the unit's entry,
 // collecting functions with code and the inlined calls inside them. Types
 // and variables are skipped without decoding their children.
-func (u *unitInfo) readScopes(data *dwarf.Data, r *dwarf.Reader) error {
+func (u *unitInfo) readScopes(data *dwarf.Data, r *dwarf.Reader, maxEntries int) error {
 	// stack holds, for each open entry with children, the scope that
 	// encloses its children (nil outside any function).
 	var stack []*scope
-	for {
+	last := dwarf.Offset(0)
+	for n := 0; ; n++ {
+		if n > maxEntries {
+			return fmt.Errorf("more entries than bytes")
+		}
 		e, err := r.Next()
 		if err != nil {
 			return err
 		}
 		if e == nil {
 			break
+		}
+		// As in load: a corrupt sibling link must not loop forever.
+		// (Null entries carry no offset.)
+		if e.Tag != 0 {
+			if e.Offset <= last {
+				return fmt.Errorf("entry at %#x read twice", e.Offset)
+			}
+			last = e.Offset
 		}
 		if e.Tag == 0 {
 			if len(stack) == 0 {
