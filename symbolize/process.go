@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,6 +96,53 @@ func parseMapsLine(b []byte) (*Mapping, bool, error) {
 type Process struct {
 	PID      uint32
 	Mappings []*Mapping
+
+	// perfMapFile is the JIT's /tmp/perf-PID.map, held open from capture; it
+	// is read at symbolization, when it lists everything compiled so far.
+	perfMapFile *os.File
+	perfMap     *PerfMap
+	perfMapRead bool
+}
+
+func (p *Process) close() {
+	if p.perfMapFile != nil {
+		p.perfMapFile.Close()
+		p.perfMapFile = nil
+	}
+}
+
+// jitName returns the perf-map name of a JIT-compiled address.
+func (p *Process) jitName(addr uint64) (string, bool) {
+	if !p.perfMapRead {
+		p.perfMapRead = true
+		if p.perfMapFile != nil {
+			// A malformed map just leaves JIT frames unknown.
+			if _, err := p.perfMapFile.Seek(0, io.SeekStart); err == nil {
+				p.perfMap, _ = ParsePerfMap(p.perfMapFile)
+			}
+		}
+	}
+	if p.perfMap == nil {
+		return "", false
+	}
+	return p.perfMap.Lookup(addr)
+}
+
+// perfMapPath returns where a process's JIT writes its perf map: /tmp in its
+// own mount namespace, named with its PID in its own PID namespace.
+func perfMapPath(dir string) string {
+	nspid := filepath.Base(dir)
+	if b, err := os.ReadFile(dir + "/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f, ok := strings.CutPrefix(line, "NSpid:"); ok {
+				if ids := strings.Fields(f); len(ids) > 0 {
+					nspid = ids[len(ids)-1]
+				}
+				break
+			}
+		}
+	}
+	return dir + "/root/tmp/perf-" + nspid + ".map"
 }
 
 // Find returns the mapping that covers addr, or nil.
@@ -167,6 +215,9 @@ func capture(procRoot string, pid uint32, fs *files, vdso func(pid uint32, m *Ma
 		return nil, fmt.Errorf("read %s/maps: %w", dir, err)
 	}
 	p := &Process{PID: pid, Mappings: maps}
+	if f, err := os.Open(perfMapPath(dir)); err == nil {
+		p.perfMapFile = f
+	}
 	for _, m := range maps {
 		switch {
 		case m.Path == "[vdso]":

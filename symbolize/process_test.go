@@ -2,6 +2,8 @@ package symbolize
 
 import (
 	"debug/elf"
+	"fmt"
+	"os"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -169,5 +171,51 @@ func TestProfileMissedMarkers(t *testing.T) {
 	}
 	if want := []string{sample.MissedKernel, sample.MissedUser}; !reflect.DeepEqual(names, want) {
 		t.Errorf("markers %q, want %q", names, want)
+	}
+}
+
+// TestProfileJITPerfMap names an address in no file mapping from the
+// process's /tmp/perf-PID.map, written after the capture as a JIT would.
+func TestProfileJITPerfMap(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no sleep command: %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	pid := uint32(cmd.Process.Pid)
+	path := fmt.Sprintf("/tmp/perf-%d.map", pid)
+	if err := os.WriteFile(path, []byte("7000000 100 LazyCompile:*hot app.js:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(path)
+	s := New(Config{})
+	defer s.Close()
+	if err := s.Capture(pid); err != nil {
+		t.Fatal(err)
+	}
+	// The JIT keeps appending after the capture.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, "7000100 80 LazyCompile:*later app.js:9")
+	f.Close()
+	recs := []sample.Record{{TGID: pid, TID: pid, Comm: "node", Count: 1,
+		Kernel: sample.Stack{State: sample.StackAbsent},
+		User:   sample.Stack{PCs: []uint64{0x7000010, 0x7000120, 0x9000000}, State: sample.StackOK}}}
+	p, err := s.Profile(recs, ProfileOptions{Period: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range p.Sample[0].Location {
+		n := ""
+		if len(l.Line) > 0 {
+			n = l.Line[0].Function.Name
+		}
+		names = append(names, n)
+	}
+	if want := []string{"LazyCompile:*hot app.js:1", "LazyCompile:*later app.js:9", ""}; !reflect.DeepEqual(names, want) {
+		t.Errorf("names %q, want %q", names, want)
 	}
 }

@@ -62,6 +62,9 @@ func (s *Symbolizer) Capture(pid uint32) error {
 		return err
 	}
 	s.mu.Lock()
+	if old := s.procs[pid]; old != nil {
+		old.close()
+	}
 	s.procs[pid] = p
 	s.mu.Unlock()
 	return nil
@@ -70,6 +73,11 @@ func (s *Symbolizer) Capture(pid uint32) error {
 // Close releases the files held for captured processes.
 func (s *Symbolizer) Close() error {
 	s.files.closeAll()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.procs {
+		p.close()
+	}
 	return nil
 }
 
@@ -139,7 +147,7 @@ func (s *Symbolizer) Profile(recs []sample.Record, o ProfileOptions) (*profile.P
 		locs:      make(map[locKey]*profile.Location),
 		funcs:     make(map[profile.Function]*profile.Function),
 		mappings:  make(map[*Mapping]*profile.Mapping),
-		unmapped:  make(map[uint64]*profile.Location),
+		unmapped:  make(map[unmappedKey]*profile.Location),
 		markers:   make(map[string]*profile.Location),
 		p:         &profile.Profile{},
 		frameMemo: make(map[frameKey][]Frame),
@@ -194,7 +202,7 @@ type builder struct {
 	locs      map[locKey]*profile.Location
 	funcs     map[profile.Function]*profile.Function
 	mappings  map[*Mapping]*profile.Mapping
-	unmapped  map[uint64]*profile.Location
+	unmapped  map[unmappedKey]*profile.Location
 	markers   map[string]*profile.Location
 	kernelMap *profile.Mapping
 	frameMemo map[frameKey][]Frame
@@ -267,7 +275,7 @@ func (b *builder) userLocations(locs []*profile.Location, pid uint32, st sample.
 		caller := i > 0
 		m := proc.Find(pc)
 		if m == nil {
-			locs = append(locs, b.unmappedLocation(pc))
+			locs = append(locs, b.unmappedLocation(proc, pc))
 			continue
 		}
 		pm := b.mapping(m)
@@ -338,12 +346,25 @@ func (b *builder) newLocation(m *profile.Mapping, pc uint64) *profile.Location {
 	return l
 }
 
-func (b *builder) unmappedLocation(pc uint64) *profile.Location {
-	if l := b.unmapped[pc]; l != nil {
+// unmappedKey identifies an address outside every file mapping; JIT code is
+// named per process, so the process is part of the key.
+type unmappedKey struct {
+	pid uint32
+	pc  uint64
+}
+
+// unmappedLocation returns the location of an address no file maps: JIT code
+// named by the process's perf map, or an unknown frame.
+func (b *builder) unmappedLocation(proc *Process, pc uint64) *profile.Location {
+	k := unmappedKey{proc.PID, pc}
+	if l := b.unmapped[k]; l != nil {
 		return l
 	}
 	l := b.newLocation(nil, pc)
-	b.unmapped[pc] = l
+	if name, ok := proc.jitName(pc); ok {
+		l.Line = []profile.Line{{Function: b.function(name, name, "")}}
+	}
+	b.unmapped[k] = l
 	return l
 }
 
