@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -217,5 +218,117 @@ func TestProfileJITPerfMap(t *testing.T) {
 	}
 	if want := []string{"LazyCompile:*hot app.js:1", "LazyCompile:*later app.js:9", ""}; !reflect.DeepEqual(names, want) {
 		t.Errorf("names %q, want %q", names, want)
+	}
+}
+
+// spinSymbol returns the address of a function in the spin test program.
+func spinSymbol(t *testing.T, name string) uint64 {
+	t.Helper()
+	ef, err := elf.Open("../testdata/spin/spin")
+	if err != nil {
+		t.Fatalf("%v (run make -C testdata)", err)
+	}
+	defer ef.Close()
+	syms, err := ef.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		if s.Name == name {
+			return s.Value
+		}
+	}
+	t.Fatalf("spin has no symbol %s", name)
+	return 0
+}
+
+// symbolizeSpinLeaf captures pid, which runs a copy of spin whose path ends in
+// suffix, and returns the name of the function at spin_c+4.
+func symbolizeSpinLeaf(t *testing.T, pid uint32, suffix string) string {
+	t.Helper()
+	s := New(Config{})
+	defer s.Close()
+	var base uint64
+	for i := 0; i < 200 && base == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+		if err := s.Capture(pid); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range s.procs[pid].Mappings {
+			if strings.HasSuffix(m.Path, suffix) {
+				base = m.Start - m.Offset
+			}
+		}
+	}
+	if base == 0 {
+		t.Fatalf("no mapping ending in %s: %+v", suffix, s.procs[pid].Mappings)
+	}
+	recs := []sample.Record{{TGID: pid, TID: pid, Comm: "spin", Count: 1,
+		Kernel: sample.Stack{State: sample.StackAbsent},
+		User:   sample.Stack{PCs: []uint64{base + spinSymbol(t, "spin_c") + 4}, State: sample.StackOK}}}
+	p, err := s.Profile(recs, ProfileOptions{Period: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := p.Sample[0].Location[0]
+	if len(l.Line) == 0 {
+		return ""
+	}
+	return l.Line[len(l.Line)-1].Function.Name
+}
+
+// TestDeletedBinary symbolizes a process whose binary was deleted (and
+// replaced) while it ran, as after a package upgrade.
+func TestDeletedBinary(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "spin")
+	data, err := os.ReadFile("../testdata/spin/spin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	time.Sleep(50 * time.Millisecond)
+	os.Remove(bin)
+	os.WriteFile(bin, []byte("not an ELF file any more"), 0o755)
+	if got := symbolizeSpinLeaf(t, uint32(cmd.Process.Pid), "/spin"); got != "spin_c" {
+		t.Errorf("deleted binary: got %q, want spin_c", got)
+	}
+}
+
+// TestOtherMountNamespace symbolizes a process running a binary that exists
+// only in its own mount namespace, as in a container.
+func TestOtherMountNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for unshare -m")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("no unshare command")
+	}
+	spin, err := filepath.Abs("../testdata/spin/spin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt := t.TempDir()
+	// Inside the new namespace, a tmpfs hides mnt, so the host never sees
+	// the copy that runs.
+	script := fmt.Sprintf("mount -t tmpfs none %[1]s && cp %[2]s %[1]s/nsspin && exec %[1]s/nsspin 30", mnt, spin)
+	cmd := exec.Command(unshare, "-m", "--propagation", "private", "sh", "-c", script)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if _, err := os.Stat(filepath.Join(mnt, "nsspin")); err == nil {
+		t.Fatal("the namespace's tmpfs leaked to the host")
+	}
+	if got := symbolizeSpinLeaf(t, uint32(cmd.Process.Pid), "/nsspin"); got != "spin_c" {
+		t.Errorf("other mount namespace: got %q, want spin_c", got)
 	}
 }
