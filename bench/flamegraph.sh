@@ -6,6 +6,9 @@
 #
 #   FLAMEGRAPH_PL=/tmp/flamegraph.pl bench/flamegraph.sh
 #
+# With a chromium on PATH it then times how long headless Chromium takes to
+# open each of our SVGs (flamegraph/browser_test.go, TestBrowserLoadTime).
+#
 # Environment: SIZES (line counts, default "10000 100000 1000000"),
 # BENCH_DIR (where inputs and outputs go, default /tmp/ember-flamegraph-bench;
 # inputs are kept and reused), FLAMEGRAPH_PL.
@@ -64,3 +67,13 @@ for n in $sizes; do
 	printf '%-8s %8s | %8s %8s %8s %7s | %8s %8s | %7s %7s\n' \
 		"$n" "$in_mb" "$ours_s" "$ours_mb" "$svg_kb" "$frames" "$pl_s" "$pl_mb" "$speedup" "$mem"
 done
+
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+	svgs=
+	for n in $sizes; do
+		svgs="$svgs $work/ours-$n.svg"
+	done
+	EMBER_FLAMEGRAPH_SVGS="$svgs" go test ./flamegraph -run TestBrowserLoadTime -count 1 -v | grep '^browser-load' || true
+else
+	echo "browser-load skipped (no chromium)"
+fi

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -254,5 +255,31 @@ func TestBrowser(t *testing.T) {
 	}
 	if s.Query != "?i=1" {
 		t.Errorf("query after reset %q, want ?i=1", s.Query)
+	}
+}
+
+// TestBrowserLoadTime reports how long Chromium takes to open the SVGs
+// named in EMBER_FLAMEGRAPH_SVGS (space-separated paths), script included;
+// bench/flamegraph.sh sets it. It checks nothing otherwise.
+func TestBrowserLoadTime(t *testing.T) {
+	paths := strings.Fields(os.Getenv("EMBER_FLAMEGRAPH_SVGS"))
+	if len(paths) == 0 {
+		t.Skip("EMBER_FLAMEGRAPH_SVGS not set")
+	}
+	ctx := browser(t)
+	for _, p := range paths {
+		tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		start := time.Now()
+		err := chromedp.Do(tctx, chromedp.Navigate("file://"+p))
+		var frames int
+		if err == nil {
+			// The script has run once the API is there.
+			frames, err = chromedp.Run(tctx, chromedp.Evaluate[int](`document.getElementById("frames").children.length`))
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("open %s: %v", p, err)
+		}
+		fmt.Printf("browser-load %s %d frames %.2f s\n", p, frames, time.Since(start).Seconds())
 	}
 }
