@@ -390,3 +390,17 @@ func TestColors(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteDiffSVG(t *testing.T) {
+	before := []Stack{{Frames: []string{"main", "parse"}, Value: 10}, {Frames: []string{"main", "gc"}, Value: 5}}
+	after := []Stack{{Frames: []string{"main", "parse"}, Value: 30}, {Frames: []string{"main", "png"}, Value: 15}}
+	var got bytes.Buffer
+	if err := WriteDiffSVG(&got, before, after, SVGOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The same graph from difffolded.pl's two-count lines.
+	want := svgOf(t, "main;parse 10 30\nmain;gc 5 0\nmain;png 0 15\n", SVGOptions{})
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Errorf("WriteDiffSVG differs from two-count input:\n%s", firstDiff(got.Bytes(), want))
+	}
+}

@@ -1,0 +1,28 @@
+// Package flamegraph turns stacks into flame graphs: it reads and writes
+// folded stacks, folds pprof profiles, merges stacks into a frame tree and
+// draws it as an interactive SVG that is a drop-in for Brendan Gregg's
+// flamegraph.pl, differential graphs (difffolded.pl) included.
+//
+// The usual calls are WriteSVG (stacks to SVG, as cmd/profile --format svg
+// does), Tree.ReadFolded and Tree.WriteSVG (folded text to SVG, streaming,
+// as cmd/flamegraph does), and WriteDiffSVG for two sets of stacks.
+//
+// Output follows flamegraph.pl: the same options, input rules, colours
+// (seeded from the name the same way, so a function is coloured alike by
+// both), frame order and geometry, tooltips and warnings. The embedded
+// script is this package's own. Where the two differ, it is on purpose:
+//
+//   - Any bytes are accepted; names are written as valid UTF-8 (invalid
+//     bytes become U+FFFD) and every name, title and attribute is escaped.
+//   - CRLF line endings are accepted.
+//   - Equal frames under the same parent always merge; flamegraph.pl draws
+//     them twice when its line sort puts another stack between them (as
+//     "a 1", "a!b 1", "a;c 1" do), and loses frames whose name, depth and
+//     end coincide with a zero-width one in differential graphs.
+//   - The root frame is labelled "all"; an icicle graph leaves room for a
+//     subtitle; --colors chain colours frames below a "--" frame as wakers
+//     instead of adding a "--" frame to stacks that have none.
+//   - Output is byte-for-byte the same for the same input and options, unless
+//     colours are random; with integer counts (and no --flamechart) it does
+//     not depend on the order of the lines either.
+package flamegraph
