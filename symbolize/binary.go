@@ -207,6 +207,17 @@ func (b *Binary) nameFromSymtab(f *Frame, addr uint64) {
 	}
 }
 
+// Preload reads all of the binary's debug information now, with up to
+// workers goroutines, instead of unit by unit as addresses need it: for a
+// caller about to look up many addresses all over the binary (a batch
+// symbolizer), on several cores. Lookups may run while it does.
+func (b *Binary) Preload(workers int) {
+	b.once.Do(b.loadDebug)
+	if b.dwarf != nil {
+		b.dwarf.preload(workers)
+	}
+}
+
 // symbol returns the function symbol covering addr from this file's symbol
 // tables or, failing them, a debug file's.
 func (b *Binary) symbol(addr uint64) *symbol {

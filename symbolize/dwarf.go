@@ -8,7 +8,9 @@ import (
 	"io"
 	"path"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // dwarfInfo answers address lookups from DWARF, reading as little as it can:
@@ -66,11 +68,13 @@ type lineRow struct {
 // scope is a function or an inlined call in it: where it is, which DIE names
 // it, and for inlined calls the call site.
 type scope struct {
+	name     atomic.Pointer[funcName] // resolved on first use
 	origin   dwarf.Offset
 	callFile int32
 	callLine int32
 	ranges   [][2]uint64
 	children []*scope
+	index    []funcRange // children's ranges by address, when there are many
 }
 
 func (s *scope) contains(addr uint64) bool {
@@ -103,7 +107,7 @@ func (d *dwarfInfo) load() {
 			d.err = fmt.Errorf("malformed DWARF: %v", r)
 		}
 	}()
-	data, err := d.ef.DWARF()
+	data, err := loadDWARF(d.ef)
 	if err != nil {
 		d.err = fmt.Errorf("read DWARF: %w", err)
 		return
@@ -161,6 +165,31 @@ func (d *dwarfInfo) load() {
 	sort.Slice(d.index, func(i, j int) bool { return d.index[i].lo < d.index[j].lo })
 }
 
+// preload parses every compile unit with the given number of goroutines, for
+// callers about to look up addresses all over the binary.
+func (d *dwarfInfo) preload(workers int) {
+	d.once.Do(d.load)
+	if d.err != nil {
+		return
+	}
+	next := make(chan *unitInfo)
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range next {
+				u.once.Do(func() { u.err = d.parseUnit(u) })
+			}
+		}()
+	}
+	for _, u := range d.units {
+		next <- u
+	}
+	close(next)
+	wg.Wait()
+}
+
 // frames returns the frames at addr, innermost first, or nil when no compile
 // unit covers it. The outermost frame's Name is "" when the unit has a line
 // table but no function covering addr.
@@ -200,7 +229,12 @@ func (d *dwarfInfo) frames(addr uint64) (frames []Frame, err error) {
 	}
 	frames = make([]Frame, 0, len(chain))
 	for k := len(chain) - 1; k >= 0; k-- {
-		fn := d.funcName(chain[k].origin)
+		fn := chain[k].name.Load()
+		if fn == nil {
+			n := d.funcName(chain[k].origin)
+			fn = &n
+			chain[k].name.Store(fn)
+		}
 		frames = append(frames, Frame{Name: fn.name, SystemName: fn.sys, File: file, Line: line})
 		// The next frame out is at the call site of this inlined call.
 		file, line = u.file(chain[k].callFile), int(chain[k].callLine)
@@ -249,19 +283,50 @@ func (u *unitInfo) scopesAt(addr uint64) []*scope {
 	}
 	chain := []*scope{fn}
 	for s := fn; ; {
-		var next *scope
-		for _, c := range s.children {
-			if c.contains(addr) {
-				next = c
-				break
-			}
-		}
+		next := s.child(addr)
 		if next == nil {
 			return chain
 		}
 		chain = append(chain, next)
 		s = next
 	}
+}
+
+// child returns the inlined call directly in s that covers addr, or nil.
+func (s *scope) child(addr uint64) *scope {
+	if s.index == nil {
+		for _, c := range s.children {
+			if c.contains(addr) {
+				return c
+			}
+		}
+		return nil
+	}
+	i := sort.Search(len(s.index), func(i int) bool { return s.index[i].lo > addr }) - 1
+	for n := 0; i >= 0 && n < 8; i, n = i-1, n+1 {
+		if addr < s.index[i].hi {
+			return s.index[i].fn
+		}
+	}
+	return nil
+}
+
+// indexChildren sorts the ranges of a scope's many inlined calls, so that
+// finding the one at an address is a binary search: a large C++ function
+// has hundreds.
+func (s *scope) indexChildren() {
+	for _, c := range s.children {
+		c.indexChildren()
+	}
+	if len(s.children) <= 8 {
+		return
+	}
+	for _, c := range s.children {
+		for _, r := range c.ranges {
+			s.index = append(s.index, funcRange{r[0], r[1], c})
+		}
+	}
+	sort.Slice(s.index, func(i, j int) bool { return s.index[i].lo < s.index[j].lo })
 }
 
 // parseUnit reads a compile unit's line table and the tree of its
@@ -287,7 +352,13 @@ func (d *dwarfInfo) parseUnit(u *unitInfo) (err error) {
 	if !cu.Children {
 		return nil
 	}
-	if err := u.readScopes(d.data, r, d.maxEntries); err != nil {
+	// GCC puts every function with code at the top of its unit (a member
+	// or namespace function's definition refers to its declaration with
+	// DW_AT_specification), so its namespaces, which hold the whole
+	// standard library's declarations in C++, need not be walked.
+	producer, _ := cu.Val(dwarf.AttrProducer).(string)
+	flat := strings.HasPrefix(producer, "GNU ")
+	if err := u.readScopes(d.data, r, d.maxEntries, flat); err != nil {
 		return fmt.Errorf("read DWARF unit at %#x: %w", u.off, err)
 	}
 	return nil
@@ -363,7 +434,7 @@ func (u *unitInfo) readLines(data *dwarf.Data, cu *dwarf.Entry) error {
 // readScopes walks the unit's entries, with r just past the unit's entry,
 // collecting functions with code and the inlined calls inside them. Types
 // and variables are skipped without decoding their children.
-func (u *unitInfo) readScopes(data *dwarf.Data, r *dwarf.Reader, maxEntries int) error {
+func (u *unitInfo) readScopes(data *dwarf.Data, r *dwarf.Reader, maxEntries int, flat bool) error {
 	// stack holds, for each open entry with children, the scope that
 	// encloses its children (nil outside any function).
 	var stack []*scope
@@ -400,8 +471,7 @@ func (u *unitInfo) readScopes(data *dwarf.Data, r *dwarf.Reader, maxEntries int)
 		}
 		switch e.Tag {
 		case dwarf.TagSubprogram:
-			ranges, _ := data.Ranges(e)
-			ranges = validRanges(ranges)
+			ranges := validRanges(entryRanges(data, e))
 			if len(ranges) == 0 {
 				// A declaration or an abstract instance: its
 				// children are not code.
@@ -416,8 +486,7 @@ func (u *unitInfo) readScopes(data *dwarf.Data, r *dwarf.Reader, maxEntries int)
 				stack = append(stack, s)
 			}
 		case dwarf.TagInlinedSubroutine:
-			ranges, _ := data.Ranges(e)
-			ranges = validRanges(ranges)
+			ranges := validRanges(entryRanges(data, e))
 			origin, _ := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
 			if parent == nil || len(ranges) == 0 || origin == 0 {
 				r.SkipChildren()
@@ -430,7 +499,15 @@ func (u *unitInfo) readScopes(data *dwarf.Data, r *dwarf.Reader, maxEntries int)
 			if e.Children {
 				stack = append(stack, s)
 			}
-		case dwarf.TagLexDwarfBlock, dwarf.TagNamespace, dwarf.TagModule, dwarf.TagTryDwarfBlock, dwarf.TagCatchDwarfBlock:
+		case dwarf.TagNamespace, dwarf.TagModule:
+			if flat {
+				r.SkipChildren()
+				continue
+			}
+			if e.Children {
+				stack = append(stack, parent)
+			}
+		case dwarf.TagLexDwarfBlock, dwarf.TagTryDwarfBlock, dwarf.TagCatchDwarfBlock:
 			// Transparent: functions and inlined calls can sit inside.
 			if e.Children {
 				stack = append(stack, parent)
@@ -440,7 +517,43 @@ func (u *unitInfo) readScopes(data *dwarf.Data, r *dwarf.Reader, maxEntries int)
 		}
 	}
 	sort.Slice(u.funcs, func(i, j int) bool { return u.funcs[i].lo < u.funcs[j].lo })
+	for _, f := range u.funcs {
+		// A function with several ranges appears several times;
+		// index it once.
+		if f.fn.ranges[0][0] == f.lo {
+			f.fn.indexChildren()
+		}
+	}
 	return nil
+}
+
+// entryRanges returns an entry's address ranges. The common case,
+// DW_AT_low_pc with DW_AT_high_pc, is read directly: dwarf.Data.Ranges looks
+// up the unit's base address on every call, which for an entry that does not
+// need it is most of the cost of walking a unit.
+func entryRanges(data *dwarf.Data, e *dwarf.Entry) [][2]uint64 {
+	if e.Val(dwarf.AttrRanges) == nil {
+		low, ok := e.Val(dwarf.AttrLowpc).(uint64)
+		if !ok {
+			return nil
+		}
+		switch f := e.AttrField(dwarf.AttrHighpc); {
+		case f == nil:
+			return nil
+		case f.Class == dwarf.ClassConstant:
+			if n, ok := f.Val.(int64); ok && n > 0 {
+				return [][2]uint64{{low, low + uint64(n)}}
+			}
+			return nil
+		case f.Class == dwarf.ClassAddress:
+			if high, ok := f.Val.(uint64); ok {
+				return [][2]uint64{{low, high}}
+			}
+			return nil
+		}
+	}
+	ranges, _ := data.Ranges(e)
+	return ranges
 }
 
 // validRanges drops empty ranges and those of code the linker discarded,

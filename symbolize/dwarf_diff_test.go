@@ -91,7 +91,9 @@ func TestDifferentialLLVM(t *testing.T) {
 }
 
 // textAddrs spreads n addresses evenly over the executable sections.
-func textAddrs(t *testing.T, path string, n int) []uint64 {
+func textAddrs(t *testing.T, path string, n int) []uint64 { return textAddrsTB(t, path, n) }
+
+func textAddrsTB(t testing.TB, path string, n int) []uint64 {
 	f, err := elf.Open(path)
 	if err != nil {
 		t.Fatal(err)

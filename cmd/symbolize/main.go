@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -95,6 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return code
 	}
 	var lookup func(addr uint64) ([]symbolize.Frame, error)
+	var bin *symbolize.Binary
 	var err error
 	switch {
 	case c.kernel:
@@ -106,11 +108,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			lookup = p.frames
 		}
 	default:
-		var b *symbolize.Binary
-		b, err = symbolize.OpenBinaryWith(c.exe, symbolize.Options{DebugDirs: c.debugDirs})
-		if b != nil {
-			defer b.Close()
-			lookup = b.Frames
+		bin, err = symbolize.OpenBinaryWith(c.exe, symbolize.Options{DebugDirs: c.debugDirs})
+		if bin != nil {
+			defer bin.Close()
+			lookup = bin.Frames
 		}
 	}
 	if err != nil {
@@ -120,6 +121,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
+	preloaded := false
+	preload := func() {
+		// A batch of addresses: parse all debug info on every core
+		// while lookups go on, rather than unit by unit as they come.
+		if !preloaded && bin != nil {
+			preloaded = true
+			go bin.Preload(runtime.NumCPU())
+		}
+	}
 	do := func(text string) bool {
 		addr, err := parseAddr(text)
 		if err != nil {
@@ -138,6 +148,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return true
 	}
 	if len(c.addrs) > 0 {
+		if len(c.addrs) >= batch {
+			preload()
+		}
 		for _, a := range c.addrs {
 			if !do(a) {
 				return 1
@@ -145,29 +158,45 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		if !do(line) {
+	in := bufio.NewReaderSize(stdin, 64<<10)
+	for {
+		line, err := in.ReadString('\n')
+		if len(line) > 1<<20 {
+			w.Flush()
+			fmt.Fprintf(stderr, "symbolize: input line over 1 MiB: give one address per line\n")
 			return 1
 		}
-		// Flush per line when interactive, so a caller driving the
-		// command through a pipe sees each answer.
-		if _, ok := stdin.(*os.File); ok {
+		if in.Buffered() >= batch*8 {
+			// More input was already waiting: a file or a bulk
+			// pipe, not a program asking one address at a time.
+			preload()
+		}
+		if text := strings.TrimSpace(line); text != "" {
+			if !do(text) {
+				return 1
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			w.Flush()
+			fmt.Fprintf(stderr, "symbolize: read standard input: %v\n", err)
+			return 1
+		}
+		// Flush when no more input is waiting, so that a program
+		// driving the command through a pipe, one address at a time,
+		// sees each answer, while bulk input is written in blocks.
+		if in.Buffered() == 0 {
 			w.Flush()
 		}
 	}
-	if err := sc.Err(); err != nil {
-		w.Flush()
-		fmt.Fprintf(stderr, "symbolize: read standard input: %v\n", err)
-		return 1
-	}
 	return 0
 }
+
+// batch is how many addresses at once make it worth parsing all debug info
+// on every core rather than unit by unit.
+const batch = 64
 
 func parseAddr(s string) (uint64, error) {
 	h := strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
