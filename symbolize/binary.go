@@ -22,6 +22,7 @@ type Binary struct {
 	file    *os.File // nil for in-memory images
 	elf     *elf.File
 	buildID string
+	size    int64 // of the image, -1 if unknown
 	loads   []elf.ProgHeader
 	syms    symtab
 	dirs    []string // debug-file roots, for separate debug files
@@ -82,7 +83,7 @@ func newBinary(r io.ReaderAt, name string, opt Options) (*Binary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: not an ELF file: %w", name, err)
 	}
-	b := &Binary{name: name, elf: ef, dirs: opt.DebugDirs}
+	b := &Binary{name: name, elf: ef, dirs: opt.DebugDirs, size: readerSize(r)}
 	if b.dirs == nil {
 		b.dirs = DefaultDebugDirs
 	}
@@ -98,6 +99,19 @@ func newBinary(r io.ReaderAt, name string, opt Options) (*Binary, error) {
 	}
 	b.syms = syms
 	return b, nil
+}
+
+// readerSize returns the size of what r reads, or -1 when it cannot tell.
+func readerSize(r io.ReaderAt) int64 {
+	switch r := r.(type) {
+	case interface{ Size() int64 }: // bytes.Reader, strings.Reader, io.SectionReader
+		return r.Size()
+	case *os.File:
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	}
+	return -1
 }
 
 // Name returns the path or name the binary was opened with.
@@ -232,13 +246,13 @@ func (b *Binary) symbol(addr uint64) *symbol {
 // separate debug file or of MiniDebugInfo for stripped files.
 func (b *Binary) loadDebug() {
 	if hasDWARF(b.elf) {
-		b.dwarf = newDWARFInfo(b.elf, &b.names)
+		b.dwarf = newDWARFInfo(b.elf, b.size, &b.names)
 	}
 	if b.dwarf == nil || !b.syms.hasSymtab {
 		if d := b.findDebugFile(); d != nil {
 			b.debug = d
 			if b.dwarf == nil && hasDWARF(d.elf) {
-				b.dwarf = newDWARFInfo(d.elf, &b.names)
+				b.dwarf = newDWARFInfo(d.elf, d.size, &b.names)
 			}
 			if !b.syms.hasSymtab {
 				b.extSyms = d.syms

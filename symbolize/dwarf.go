@@ -22,6 +22,7 @@ import (
 // error instead, since a corrupt debug file must not take the profiler down.
 type dwarfInfo struct {
 	ef    *elf.File
+	size  int64 // of the ELF file, -1 if unknown
 	names *nameCache
 
 	once  sync.Once
@@ -96,8 +97,8 @@ type funcRange struct {
 // one, and its demangled or plain name.
 type funcName struct{ name, sys string }
 
-func newDWARFInfo(ef *elf.File, names *nameCache) *dwarfInfo {
-	return &dwarfInfo{ef: ef, names: names, funcs: make(map[dwarf.Offset]funcName)}
+func newDWARFInfo(ef *elf.File, size int64, names *nameCache) *dwarfInfo {
+	return &dwarfInfo{ef: ef, size: size, names: names, funcs: make(map[dwarf.Offset]funcName)}
 }
 
 // load reads the DWARF sections and indexes compile units by address.
@@ -107,7 +108,7 @@ func (d *dwarfInfo) load() {
 			d.err = fmt.Errorf("malformed DWARF: %v", r)
 		}
 	}()
-	data, err := loadDWARF(d.ef)
+	data, err := loadDWARF(d.ef, d.size)
 	if err != nil {
 		d.err = fmt.Errorf("read DWARF: %w", err)
 		return

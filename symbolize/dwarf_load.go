@@ -12,13 +12,14 @@ import (
 const maxDebugSection = 4 << 30
 
 // loadDWARF reads the DWARF sections of an executable or shared library with
-// one exact-size allocation and read each. elf.File.DWARF grows its buffers
+// one exact-size allocation and read each; fileSize is the ELF file's size,
+// or -1 when unknown. elf.File.DWARF grows its buffers
 // in chunks (it cannot trust a section's size), which for tens of MiB of
 // debug info costs more than the whole first lookup; here a size the file
 // cannot back fails the read instead. Relocatable objects and old-style
 // .zdebug sections still go through elf.File.DWARF.
-func loadDWARF(ef *elf.File) (*dwarf.Data, error) {
-	if ef.Type == elf.ET_REL {
+func loadDWARF(ef *elf.File, fileSize int64) (*dwarf.Data, error) {
+	if ef.Type == elf.ET_REL || fileSize < 0 {
 		return ef.DWARF()
 	}
 	dat := map[string][]byte{}
@@ -42,12 +43,22 @@ func loadDWARF(ef *elf.File) (*dwarf.Data, error) {
 		if s.Size > maxDebugSection {
 			return nil, fmt.Errorf("section %s: size %d too large", s.Name, s.Size)
 		}
-		b := make([]byte, s.Size)
+		var b []byte
 		var err error
 		if s.Flags&elf.SHF_COMPRESSED != 0 {
-			// Size is the uncompressed size; Open inflates.
-			_, err = io.ReadFull(s.Open(), b)
+			// Size is the uncompressed size, which a corrupt
+			// header can overstate: read what inflates, up to it.
+			b, err = io.ReadAll(io.LimitReader(s.Open(), int64(s.Size)))
+			if err == nil && uint64(len(b)) != s.Size {
+				err = io.ErrUnexpectedEOF
+			}
 		} else {
+			// The file must hold the section before memory is
+			// given to it.
+			if s.Offset > uint64(fileSize) || s.Size > uint64(fileSize)-s.Offset {
+				return nil, fmt.Errorf("section %s: past the end of the file", s.Name)
+			}
+			b = make([]byte, s.Size)
 			_, err = s.ReadAt(b, 0)
 		}
 		if err != nil {
