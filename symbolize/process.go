@@ -24,6 +24,7 @@ type Mapping struct {
 	Deleted bool
 
 	file *os.File // held open from capture, so the file outlives the process
+	root string   // the file's path through the process's root directory
 	bin  *Binary  // parsed on first use
 	err  error    // why there is no file or no bin
 }
@@ -223,6 +224,7 @@ func capture(procRoot string, pid uint32, fs *files, vdso func(pid uint32, m *Ma
 		case m.Path == "[vdso]":
 			m.bin, m.err = vdso(pid, m)
 		case strings.HasPrefix(m.Path, "/"):
+			m.root = dir + "/root" + m.Path
 			m.file, m.err = openMapped(dir, m, fs)
 		}
 	}
@@ -248,8 +250,25 @@ func openMapped(dir string, m *Mapping, fs *files) (*os.File, error) {
 // library mapped by many processes is parsed once.
 func (m *Mapping) binary(cache *Cache) *Binary {
 	if m.bin == nil && m.err == nil && m.file != nil {
-		// /proc/self/fd reaches the held file even if it was deleted.
-		m.bin, m.err = cache.Open(fmt.Sprintf("/proc/self/fd/%d", m.file.Fd()))
+		// Through its own path while that is still the same file, so that
+		// debug files beside it (.gnu_debuglink) are found; else through
+		// /proc/self/fd, which reaches the held file even if it was deleted
+		// or its process exited.
+		path := fmt.Sprintf("/proc/self/fd/%d", m.file.Fd())
+		if sameFile(m.root, m.file) {
+			path = m.root
+		}
+		m.bin, m.err = cache.Open(path)
 	}
 	return m.bin
+}
+
+// sameFile reports whether path names the file f has open.
+func sameFile(path string, f *os.File) bool {
+	if path == "" {
+		return false
+	}
+	a, err1 := os.Stat(path)
+	b, err2 := f.Stat()
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }

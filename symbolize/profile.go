@@ -333,7 +333,9 @@ func (b *builder) mapping(m *Mapping) *profile.Mapping {
 	}
 	if bin := m.binary(b.s.cache); bin != nil {
 		pm.BuildID = bin.BuildID()
-		pm.HasFunctions = true
+		// Everything the binary and its debug files hold was used, so pprof
+		// need not symbolize this mapping again.
+		pm.HasFunctions, pm.HasFilenames, pm.HasLineNumbers, pm.HasInlineFrames = true, true, true, true
 	}
 	b.mappings[m] = pm
 	b.p.Mapping = append(b.p.Mapping, pm)
