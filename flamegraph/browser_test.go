@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -266,14 +267,20 @@ func TestBrowserLoadTime(t *testing.T) {
 	if len(paths) == 0 {
 		t.Skip("EMBER_FLAMEGRAPH_SVGS not set")
 	}
+	// Served over HTTP: navigations to file: URLs sometimes never report
+	// their load here.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		http.ServeFile(w, r, r.URL.Query().Get("f"))
+	}))
+	defer srv.Close()
 	ctx := browser(t)
 	for _, p := range paths {
-		tctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		tctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 		start := time.Now()
-		err := chromedp.Do(tctx, chromedp.Navigate("file://"+p))
+		err := chromedp.Do(tctx, chromedp.Navigate(srv.URL+"/?f="+url.QueryEscape(p)))
 		var frames int
 		if err == nil {
-			// The script has run once the API is there.
 			frames, err = chromedp.Run(tctx, chromedp.Evaluate[int](`document.getElementById("frames").children.length`))
 		}
 		cancel()
