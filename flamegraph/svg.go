@@ -306,6 +306,9 @@ func (t *Tree) WriteSVG(w io.Writer, o SVGOptions) error {
 		// Counts in other units (time, bytes) are often small.
 		warn("Stack count is low (%s). Did something go wrong?", strconv.FormatFloat(total, 'f', -1, 64))
 	}
+	if math.IsInf(total, 0) || math.IsNaN(total) {
+		return fmt.Errorf("the counts add up to more than %g", math.MaxFloat64)
+	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	if total == 0 {
 		warn("ERROR: No stack counts found")

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -402,5 +403,13 @@ func TestWriteDiffSVG(t *testing.T) {
 	want := svgOf(t, "main;parse 10 30\nmain;gc 5 0\nmain;png 0 15\n", SVGOptions{})
 	if !bytes.Equal(got.Bytes(), want) {
 		t.Errorf("WriteDiffSVG differs from two-count input:\n%s", firstDiff(got.Bytes(), want))
+	}
+}
+
+func TestHugeCounts(t *testing.T) {
+	var b bytes.Buffer
+	err := WriteSVG(&b, []Stack{{Frames: []string{"a"}, Value: math.MaxFloat64}, {Frames: []string{"b"}, Value: math.MaxFloat64}}, SVGOptions{})
+	if err == nil || b.Len() != 0 {
+		t.Errorf("err %v, %d bytes written; want an error and nothing written", err, b.Len())
 	}
 }

@@ -212,7 +212,7 @@ func TestParseOpts(t *testing.T) {
 		{"width", true, func(v string) error { width = v; return nil }},
 		{"hash", false, func(string) error { hash = true; return nil }},
 	}
-	rest, err := parseOpts(specs, []string{"in1", "-tit=x y", "--wid", "7", "-", "--hash", "--", "--title"})
+	rest, err := parseOpts(specs, []string{"in1", "-TIT=x y", "--wid", "7", "-", "--hash", "--", "--title"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 )
 
 // optSpec is one option as Perl's Getopt::Long declares it, which
-// flamegraph.pl uses: "--name value", "--name=value", "-name value", and any
-// unambiguous prefix of the name.
+// flamegraph.pl uses: "--name value", "--name=value", "-name value", any
+// unambiguous prefix of the name, in any case.
 type optSpec struct {
 	name  string
 	value bool // takes a value
@@ -37,6 +37,10 @@ func parseOpts(specs []optSpec, args []string) ([]string, error) {
 		value, hasValue := "", false
 		if j := strings.IndexByte(name, '='); j >= 0 {
 			name, value, hasValue = name[:j], name[j+1:], true
+		}
+		if len(name) > 1 {
+			// Getopt::Long ignores case by default.
+			name = strings.ToLower(name)
 		}
 		spec, err := lookupOpt(specs, name)
 		if err != nil {
