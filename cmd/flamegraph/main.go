@@ -361,15 +361,12 @@ func (l *loader) load(name string, s side) error {
 
 func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
 
-// looksBinary tells a pprof protobuf (or other binary data) from folded text:
-// text has no NUL bytes, and a profile starts with field 1 (0x0a) followed by
-// small binary values.
+// looksBinary tells a pprof protobuf (or other binary data) from folded
+// text: a protobuf has NUL bytes or small field tags and lengths from its
+// first bytes on, text rarely has control characters.
 func looksBinary(b []byte) bool {
 	if bytes.IndexByte(b, 0) >= 0 {
 		return true
-	}
-	if len(b) == 0 || b[0] != 0x0a {
-		return false
 	}
 	for _, c := range b[:min(len(b), 64)] {
 		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\v' && c != '\f' {
@@ -379,12 +376,30 @@ func looksBinary(b []byte) bool {
 	return false
 }
 
+// foldedFirstLine reports whether data starts with a valid folded line, for
+// text that looked binary (a process name with control characters, say).
+func foldedFirstLine(data []byte) bool {
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	valid := false
+	flamegraph.ReadFolded(bytes.NewReader(line), func(*flamegraph.FoldedLine) error {
+		valid = true
+		return nil
+	})
+	return valid
+}
+
 func (l *loader) loadProfile(name string, r io.Reader, s side) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	p, err := profile.ParseData(data)
+	if err != nil && foldedFirstLine(data) {
+		if err := l.loadFolded(bytes.NewReader(data), s); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("%s: neither folded stacks nor a pprof profile (%v); give folded text (\"frame;frame count\" per line) or a pprof profile (.pb.gz)", name, err)
 	}

@@ -90,6 +90,13 @@ func TestRun(t *testing.T) {
 	corrupt := writeFile(t, dir, "corrupt.pb.gz", goProfile(t, true)[:40])
 	garbage := writeFile(t, dir, "garbage.bin", []byte("\x7fELF\x02\x01\x01\x00\x00\x00garbage\x00\x01\x02"))
 	before := writeFile(t, dir, "before.folded", []byte("a;b 100\na;c 100\n"))
+	ctl := writeFile(t, dir, "ctl.folded", []byte("a\x01;b 150\na;c 50\n"))
+	// runtime/pprof writes field 9 (time_nanos) first.
+	var goOrder bytes.Buffer
+	zw = gzip.NewWriter(&goOrder)
+	zw.Write(append([]byte{0x48, 0x8e, 0x9e, 0x01}, goProfile(t, false)...))
+	zw.Close()
+	goPprof := writeFile(t, dir, "go.pprof", goOrder.Bytes())
 
 	tests := []struct {
 		name       string
@@ -107,6 +114,8 @@ func TestRun(t *testing.T) {
 		{name: "gzipped folded", args: []string{foldedGz}, titles: []string{"all (200 samples, 100%)", "a (200 samples, 100.00%)", "b (150 samples, 75.00%)", "c (50 samples, 25.00%)"}},
 		{name: "pprof gz, no comm root", args: []string{pprofGz}, titles: []string{"all (200 samples, 100%)", "runtime.main (200 samples, 100.00%)", "main.main (200 samples, 100.00%)", "main.work (150 samples, 75.00%)"}},
 		{name: "pprof raw, sample type", args: []string{"--sample-type", "cpu", pprofRaw}, titles: []string{"all (2,000 nanoseconds, 100%)", "runtime.main (2,000 nanoseconds, 100.00%)", "main.main (2,000 nanoseconds, 100.00%)", "main.work (1,500 nanoseconds, 75.00%)"}},
+		{name: "pprof, time first", args: []string{goPprof}, titles: []string{"all (200 samples, 100%)", "runtime.main (200 samples, 100.00%)", "main.main (200 samples, 100.00%)", "main.work (150 samples, 75.00%)"}},
+		{name: "control characters", args: []string{ctl}, titles: []string{"all (200 samples, 100%)", "a\uFFFD (150 samples, 75.00%)", "b (150 samples, 75.00%)", "a (50 samples, 25.00%)", "c (50 samples, 25.00%)"}},
 		{name: "options", args: []string{"--title=T", "-width", "600", "--col", "java", "--inverted", "--countname", "ms", folded}, titles: []string{"all (200 ms, 100%)", "a (200 ms, 100.00%)", "b (150 ms, 75.00%)", "c (50 ms, 25.00%)"}, wantStdout: `width="600"`},
 		{name: "diff", args: []string{"--diff", before, folded}, titles: []string{"all (200 samples, 100%)", "a (200 samples, 100.00%; 0.00%)", "b (150 samples, 75.00%; +25.00%)", "c (50 samples, 25.00%; -25.00%)"}},
 		{name: "two-count input", stdin: "a;b 100 150\na;c 100 50\n", titles: []string{"all (200 samples, 100%)", "a (200 samples, 100.00%; 0.00%)", "b (150 samples, 75.00%; +25.00%)", "c (50 samples, 25.00%; -25.00%)"}},
