@@ -32,7 +32,7 @@
 			var rect = g.querySelector("rect");
 			var text = g.querySelector("text");
 			var title = g.querySelector("title");
-			if (!rect || !text || !title) continue;
+			if (!rect || !title) continue;
 			var info = title.textContent;
 			var cut = info.lastIndexOf(" (");
 			g.emberFrame = frames.length;
@@ -42,7 +42,7 @@
 				x: attrNum(rect, "x"), w: attrNum(rect, "width"), y: attrNum(rect, "y"),
 				xAttr: rect.getAttribute("x"), yAttr: rect.getAttribute("y"),
 				wAttr: rect.getAttribute("width"), fill: rect.getAttribute("fill"),
-				label: text.textContent, textX: text.getAttribute("x"),
+				label: text ? text.textContent : "", textX: text ? text.getAttribute("x") : null,
 				hidden: false, parent: false
 			});
 		}
@@ -153,8 +153,17 @@
 	function place(f, x, w, parent) {
 		f.rect.setAttribute("x", x.toFixed(2));
 		f.rect.setAttribute("width", w.toFixed(2));
-		f.text.setAttribute("x", (x + 3).toFixed(2));
-		f.text.textContent = fit(f.name, w);
+		var label = fit(f.name, w);
+		if (!f.text && label) {
+			// Frames too narrow for a label come without a <text>.
+			f.text = document.createElementNS("http://www.w3.org/2000/svg", "text");
+			f.text.setAttribute("y", (f.y + attrNum(f.rect, "height") / 2 + 3).toString());
+			f.g.appendChild(f.text);
+		}
+		if (f.text) {
+			f.text.setAttribute("x", (x + 3).toFixed(2));
+			f.text.textContent = label;
+		}
 		f.g.classList.remove("hide");
 		f.g.classList.toggle("parent", parent);
 		f.hidden = false;
@@ -171,8 +180,10 @@
 	function restore(f) {
 		f.rect.setAttribute("x", f.xAttr);
 		f.rect.setAttribute("width", f.wAttr);
-		f.text.setAttribute("x", f.textX);
-		f.text.textContent = f.label;
+		if (f.text) {
+			if (f.textX !== null) f.text.setAttribute("x", f.textX);
+			f.text.textContent = f.label;
+		}
 		f.g.classList.remove("hide", "parent");
 		f.hidden = false;
 		f.parent = false;
