@@ -279,12 +279,14 @@ func TestBrowserLoadTime(t *testing.T) {
 	for i, p := range paths {
 		tctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 		start := time.Now()
-		// A URL of its own each time: navigating to the page already shown
-		// may never report a load.
-		err := chromedp.Do(tctx, chromedp.Navigate(fmt.Sprintf("%s/?n=%d&f=%s", srv.URL, i, url.QueryEscape(p))))
-		var frames int
-		if err == nil {
-			frames, err = chromedp.Run(tctx, chromedp.Evaluate[int](`document.getElementById("frames").children.length`))
+		// Set the location and poll for the loaded page: chromedp's Navigate
+		// sometimes never saw the load of a large SVG here.
+		u := fmt.Sprintf("%s/?n=%d&f=%s", srv.URL, i, url.QueryEscape(p))
+		err := chromedp.Do(tctx, chromedp.Evaluate[chromedp.Void](`location.href = `+jsString(u)))
+		frames := -1
+		for err == nil && frames < 0 {
+			time.Sleep(10 * time.Millisecond)
+			frames, err = chromedp.Run(tctx, chromedp.Evaluate[int](`(location.href === `+jsString(u)+` && document.readyState === "complete" && document.getElementById("frames")) ? document.getElementById("frames").children.length : -1`))
 		}
 		cancel()
 		if err != nil {
