@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,7 +30,13 @@ func write(cfg *config, p *profile.Profile, stdout io.Writer) error {
 			if err != nil {
 				return err
 			}
-			return flamegraph.WriteSVG(w, stacks, flamegraph.SVGOptions{Title: "CPU Flame Graph", Subtitle: strings.Join(p.Comments[:1], ""), CountName: "samples"})
+			err = flamegraph.WriteSVG(w, stacks, flamegraph.SVGOptions{Title: "CPU Flame Graph", Subtitle: strings.Join(p.Comments[:1], ""), CountName: "samples"})
+			if errors.Is(err, flamegraph.ErrNoStacks) {
+				// Nothing was sampled: keep flamegraph.pl's error SVG, which
+				// says so, rather than no file.
+				return nil
+			}
+			return err
 		case "pprof":
 			// profile.Write compresses already.
 			return p.Write(w)
