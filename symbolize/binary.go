@@ -246,13 +246,13 @@ func (b *Binary) symbol(addr uint64) *symbol {
 // separate debug file or of MiniDebugInfo for stripped files.
 func (b *Binary) loadDebug() {
 	if hasDWARF(b.elf) {
-		b.dwarf = newDWARFInfo(b.elf, b.size, &b.names)
+		b.dwarf = newDWARFInfo(b.elf, b.file, b.size, &b.names)
 	}
 	if b.dwarf == nil || !b.syms.hasSymtab {
 		if d := b.findDebugFile(); d != nil {
 			b.debug = d
 			if b.dwarf == nil && hasDWARF(d.elf) {
-				b.dwarf = newDWARFInfo(d.elf, d.size, &b.names)
+				b.dwarf = newDWARFInfo(d.elf, d.file, d.size, &b.names)
 			}
 			if !b.syms.hasSymtab {
 				b.extSyms = d.syms

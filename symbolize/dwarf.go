@@ -1,12 +1,12 @@
 package symbolize
 
 import (
-	"debug/dwarf"
 	"debug/elf"
-	"errors"
 	"fmt"
-	"io"
-	"path"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,27 +14,29 @@ import (
 )
 
 // dwarfInfo answers address lookups from DWARF, reading as little as it can:
-// the sections are loaded on the first lookup, and a compile unit's line
-// table and function tree only when an address falls in it.
+// the sections are mapped and the unit headers read on the first lookup, and
+// a compile unit's line table and function tree only when an address falls
+// in it.
 //
-// debug/dwarf can panic on some malformed inputs (out-of-range slices while
-// decoding attributes); every entry point into it recovers and reports an
-// error instead, since a corrupt debug file must not take the profiler down.
+// The sections are read with the minimal reader in dwarf_read.go, which
+// returns errors for corrupt input. Mapped sections can still fault if the
+// file is truncated under us; entry points turn faults into panics
+// (debug.SetPanicOnFault) and recover them as errors, since a corrupt or
+// changing file must not take the profiler down.
 type dwarfInfo struct {
 	ef    *elf.File
-	size  int64 // of the ELF file, -1 if unknown
+	file  *os.File // to map sections from; nil for in-memory images
+	size  int64    // of the ELF file, -1 if unknown
 	names *nameCache
 
 	once  sync.Once
-	data  *dwarf.Data
+	secs  *dwarfSections
 	err   error
-	units []*unitInfo
+	units []*unitInfo // in .debug_info order
 	index []unitRange // sorted by lo
 
-	maxEntries int // bound on entries walked, from the size of .debug_info
-
 	mu    sync.Mutex
-	funcs map[dwarf.Offset]funcName
+	funcs map[uint64]funcName
 }
 
 // unitRange is one address range of a compile unit.
@@ -45,7 +47,7 @@ type unitRange struct {
 
 // unitInfo is what one compile unit knows, parsed on first use.
 type unitInfo struct {
-	off   dwarf.Offset // of the compile unit's entry
+	*unitHeader
 	once  sync.Once
 	err   error
 	files []string
@@ -66,11 +68,11 @@ type lineRow struct {
 	line int32
 }
 
-// scope is a function or an inlined call in it: where it is, which DIE names
-// it, and for inlined calls the call site.
+// scope is a function or an inlined call in it: where it is, which entry
+// names it, and for inlined calls the call site.
 type scope struct {
 	name     atomic.Pointer[funcName] // resolved on first use
-	origin   dwarf.Offset
+	origin   uint64                   // .debug_info offset of the naming entry
 	callFile int32
 	callLine int32
 	ranges   [][2]uint64
@@ -97,71 +99,47 @@ type funcRange struct {
 // one, and its demangled or plain name.
 type funcName struct{ name, sys string }
 
-func newDWARFInfo(ef *elf.File, size int64, names *nameCache) *dwarfInfo {
-	return &dwarfInfo{ef: ef, size: size, names: names, funcs: make(map[dwarf.Offset]funcName)}
+func newDWARFInfo(ef *elf.File, file *os.File, size int64, names *nameCache) *dwarfInfo {
+	d := &dwarfInfo{ef: ef, file: file, size: size, names: names, funcs: make(map[uint64]funcName)}
+	return d
 }
 
-// load reads the DWARF sections and indexes compile units by address.
+// guard turns a fault on mapped memory into a panic and a panic into an
+// error in *err; callers defer it at every entry point.
+func guard(err *error, what string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("malformed DWARF%s: %v", what, r)
+	}
+}
+
+// load maps the DWARF sections and indexes compile units by address.
 func (d *dwarfInfo) load() {
-	defer func() {
-		if r := recover(); r != nil {
-			d.err = fmt.Errorf("malformed DWARF: %v", r)
-		}
-	}()
-	data, err := loadDWARF(d.ef, d.size)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(&d.err, "")
+	secs, unmap, err := loadSections(d.ef, d.file, d.size)
 	if err != nil {
 		d.err = fmt.Errorf("read DWARF: %w", err)
 		return
 	}
-	d.data = data
-	// Every entry takes at least a byte of .debug_info, so no walk can
-	// read more entries than it has bytes; a corrupt unit can make
-	// debug/dwarf return null entries forever without moving on.
-	d.maxEntries = 16
-	for _, name := range []string{".debug_info", ".zdebug_info"} {
-		if s := d.ef.Section(name); s != nil {
-			d.maxEntries += int(s.Size)
-		}
+	d.secs = secs
+	if unmap != nil {
+		// Lookups reach the mapping only through d; copies of its
+		// bytes (names, files) are made before they leave.
+		runtime.AddCleanup(d, func(f func()) { f() }, unmap)
 	}
-	r := data.Reader()
-	last := dwarf.Offset(0)
-	for n := 0; ; n++ {
-		if n > d.maxEntries {
-			d.err = fmt.Errorf("malformed DWARF: more entries than bytes")
-			return
+	hdrs, err := readUnits(secs)
+	if err != nil && len(hdrs) == 0 {
+		d.err = fmt.Errorf("read DWARF: %w", err)
+		return
+	}
+	// A corrupt unit ends the walk; the units before it still answer.
+	for _, h := range hdrs {
+		u := &unitInfo{unitHeader: h}
+		d.units = append(d.units, u)
+		for _, rg := range h.ranges {
+			d.index = append(d.index, unitRange{rg[0], rg[1], u})
 		}
-		e, err := r.Next()
-		if err != nil {
-			d.err = fmt.Errorf("read DWARF: %w", err)
-			return
-		}
-		if e == nil {
-			break
-		}
-		// Corrupt sibling links can send the reader back to an entry
-		// it read before; valid DWARF only moves forward.
-		if e.Tag != 0 && e.Offset <= last && last != 0 {
-			d.err = fmt.Errorf("malformed DWARF: entry at %#x read twice", e.Offset)
-			return
-		}
-		if e.Tag != 0 {
-			last = e.Offset
-		}
-		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
-			u := &unitInfo{off: e.Offset}
-			d.units = append(d.units, u)
-			ranges, err := data.Ranges(e)
-			if err != nil {
-				// One unit's bad ranges hide that unit only.
-				ranges = nil
-			}
-			for _, rg := range ranges {
-				if rg[0] != 0 && rg[0] < rg[1] {
-					d.index = append(d.index, unitRange{rg[0], rg[1], u})
-				}
-			}
-		}
-		r.SkipChildren()
+		h.ranges = nil
 	}
 	sort.Slice(d.index, func(i, j int) bool { return d.index[i].lo < d.index[j].lo })
 }
@@ -173,22 +151,31 @@ func (d *dwarfInfo) preload(workers int) {
 	if d.err != nil {
 		return
 	}
-	next := make(chan *unitInfo)
+	// Largest units first, so that no worker is left with a big one at
+	// the end while the others idle.
+	order := slices.Clone(d.units)
+	sort.SliceStable(order, func(i, j int) bool { return order[i].end-order[i].off > order[j].end-order[j].off })
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range max(workers, 1) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for u := range next {
-				u.once.Do(func() { u.err = d.parseUnit(u) })
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(order)) {
+					return
+				}
+				d.parse(order[i])
 			}
 		}()
 	}
-	for _, u := range d.units {
-		next <- u
-	}
-	close(next)
 	wg.Wait()
+	runtime.KeepAlive(d)
+}
+
+func (d *dwarfInfo) parse(u *unitInfo) {
+	u.once.Do(func() { u.err = d.parseUnit(u) })
 }
 
 // frames returns the frames at addr, innermost first, or nil when no compile
@@ -199,6 +186,7 @@ func (d *dwarfInfo) frames(addr uint64) (frames []Frame, err error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	defer runtime.KeepAlive(d)
 	// Look back a little for units whose ranges overlap or nest.
 	i := sort.Search(len(d.index), func(i int) bool { return d.index[i].lo > addr }) - 1
 	var u *unitInfo
@@ -211,18 +199,14 @@ func (d *dwarfInfo) frames(addr uint64) (frames []Frame, err error) {
 	if u == nil {
 		return nil, nil
 	}
-	u.once.Do(func() { u.err = d.parseUnit(u) })
+	d.parse(u)
 	if u.err != nil {
 		return nil, u.err
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			frames, err = nil, fmt.Errorf("malformed DWARF: %v", r)
-		}
-	}()
 	file, line := u.lineAt(addr)
-	chain := u.scopesAt(addr)
-	if chain == nil {
+	var buf [16]*scope
+	chain := u.scopesAt(addr, buf[:0])
+	if len(chain) == 0 {
 		if file == "" && line == 0 {
 			return nil, nil
 		}
@@ -232,7 +216,10 @@ func (d *dwarfInfo) frames(addr uint64) (frames []Frame, err error) {
 	for k := len(chain) - 1; k >= 0; k-- {
 		fn := chain[k].name.Load()
 		if fn == nil {
-			n := d.funcName(chain[k].origin)
+			n, err := d.funcName(chain[k].origin)
+			if err != nil {
+				return nil, err
+			}
 			fn = &n
 			chain[k].name.Store(fn)
 		}
@@ -268,9 +255,9 @@ func (u *unitInfo) lineAt(addr uint64) (string, int) {
 	return "", 0
 }
 
-// scopesAt returns the function covering addr and the inlined calls in it
-// that cover addr, outermost first.
-func (u *unitInfo) scopesAt(addr uint64) []*scope {
+// scopesAt appends to chain the function covering addr and the inlined calls
+// in it that cover addr, outermost first.
+func (u *unitInfo) scopesAt(addr uint64, chain []*scope) []*scope {
 	i := sort.Search(len(u.funcs), func(i int) bool { return u.funcs[i].lo > addr }) - 1
 	var fn *scope
 	for n := 0; i >= 0 && n < 16; i, n = i-1, n+1 {
@@ -280,9 +267,9 @@ func (u *unitInfo) scopesAt(addr uint64) []*scope {
 		}
 	}
 	if fn == nil {
-		return nil
+		return chain
 	}
-	chain := []*scope{fn}
+	chain = append(chain, fn)
 	for s := fn; ; {
 		next := s.child(addr)
 		if next == nil {
@@ -333,188 +320,232 @@ func (s *scope) indexChildren() {
 // parseUnit reads a compile unit's line table and the tree of its
 // functions and inlined calls.
 func (d *dwarfInfo) parseUnit(u *unitInfo) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed DWARF in unit at %#x: %v", u.off, r)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(&err, fmt.Sprintf(" in unit at %#x", u.off))
+	if u.stmtList >= 0 {
+		t, err := d.secs.readLineTable(u.unitHeader, uint64(u.stmtList))
+		if err != nil {
+			return fmt.Errorf("read line table of unit at %#x: %w", u.off, err)
 		}
-	}()
-	r := d.data.Reader()
-	r.Seek(u.off)
-	cu, err := r.Next()
-	if err != nil {
-		return fmt.Errorf("read DWARF unit at %#x: %w", u.off, err)
+		u.files = t.files
+		u.seqs = t.seqs
+		sort.Slice(u.seqs, func(i, j int) bool { return u.seqs[i].lo < u.seqs[j].lo })
 	}
-	if cu == nil {
-		return fmt.Errorf("read DWARF unit at %#x: no entry", u.off)
-	}
-	if err := u.readLines(d.data, cu); err != nil {
-		return fmt.Errorf("read line table of unit at %#x: %w", u.off, err)
-	}
-	if !cu.Children {
+	if !u.hasChildren {
 		return nil
 	}
 	// GCC puts every function with code at the top of its unit (a member
 	// or namespace function's definition refers to its declaration with
 	// DW_AT_specification), so its namespaces, which hold the whole
 	// standard library's declarations in C++, need not be walked.
-	producer, _ := cu.Val(dwarf.AttrProducer).(string)
-	flat := strings.HasPrefix(producer, "GNU ")
-	if err := u.readScopes(d.data, r, d.maxEntries, flat); err != nil {
+	flat := strings.HasPrefix(u.producer, "GNU ")
+	if err := d.readScopes(u, flat); err != nil {
 		return fmt.Errorf("read DWARF unit at %#x: %w", u.off, err)
 	}
 	return nil
 }
 
-func (u *unitInfo) readLines(data *dwarf.Data, cu *dwarf.Entry) error {
-	lr, err := data.LineReader(cu)
-	if err != nil || lr == nil {
-		return err
-	}
-	fileIndex := make(map[*dwarf.LineFile]int32)
-	index := func(f *dwarf.LineFile) int32 {
-		if i, ok := fileIndex[f]; ok {
-			return i
-		}
-		// Files can be added as the program runs (DW_LNE_define_file).
-		for i, g := range lr.Files() {
-			fileIndex[g] = int32(i)
-		}
-		if i, ok := fileIndex[f]; ok {
-			return i
-		}
-		return -1
-	}
-	var (
-		e        dwarf.LineEntry
-		rows     []lineRow
-		lastFile *dwarf.LineFile
-		lastIdx  int32 = -1
-	)
-	for {
-		if err := lr.Next(&e); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return err
-		}
-		if e.EndSequence {
-			if len(rows) > 0 && rows[0].addr != 0 && rows[0].addr < e.Address {
-				u.seqs = append(u.seqs, lineSeq{lo: rows[0].addr, hi: e.Address, rows: rows})
-			}
-			rows = nil
-			continue
-		}
-		if e.File != lastFile {
-			lastFile, lastIdx = e.File, index(e.File)
-		}
-		if n := len(rows); n > 0 && e.Address < rows[n-1].addr {
-			// Rows must increase within a sequence; a malformed
-			// table that goes back is cut here.
-			continue
-		}
-		rows = append(rows, lineRow{addr: e.Address, file: lastIdx, line: int32(e.Line)})
-	}
-	// debug/dwarf leaves DWARF 5 names relative when their directory is
-	// (gcc's "src/c"); like LLVM, take them as relative to DW_AT_comp_dir.
-	compDir, _ := cu.Val(dwarf.AttrCompDir).(string)
-	files := lr.Files()
-	u.files = make([]string, len(files))
-	for i, f := range files {
-		if f == nil {
-			continue
-		}
-		u.files[i] = f.Name
-		if compDir != "" && f.Name != "" && !path.IsAbs(f.Name) && f.Name[0] != '<' {
-			u.files[i] = path.Join(compDir, f.Name)
-		}
-	}
-	sort.Slice(u.seqs, func(i, j int) bool { return u.seqs[i].lo < u.seqs[j].lo })
-	return nil
+// scopeAlloc hands out scopes, range lists and child lists from large
+// blocks: a C++ unit has tens of thousands of inlined calls, and allocating
+// each piece on its own was a good part of parsing it.
+type scopeAlloc struct {
+	scopes []scope
+	ranges [][2]uint64
+	ptrs   []*scope
 }
 
-// readScopes walks the unit's entries, with r just past the unit's entry,
-// collecting functions with code and the inlined calls inside them. Types
-// and variables are skipped without decoding their children.
-func (u *unitInfo) readScopes(data *dwarf.Data, r *dwarf.Reader, maxEntries int, flat bool) error {
-	// stack holds, for each open entry with children, the scope that
-	// encloses its children (nil outside any function).
-	var stack []*scope
-	last := dwarf.Offset(0)
-	for n := 0; ; n++ {
-		if n > maxEntries {
-			return fmt.Errorf("more entries than bytes")
+func (a *scopeAlloc) scope() *scope {
+	if len(a.scopes) == 0 {
+		a.scopes = make([]scope, 256)
+	}
+	s := &a.scopes[0]
+	a.scopes = a.scopes[1:]
+	return s
+}
+
+func (a *scopeAlloc) rangeList(rs [][2]uint64) [][2]uint64 {
+	if len(rs) > 64 {
+		return slices.Clone(rs)
+	}
+	if len(rs) > cap(a.ranges)-len(a.ranges) {
+		a.ranges = make([][2]uint64, 0, 1024)
+	}
+	n := len(a.ranges)
+	a.ranges = append(a.ranges, rs...)
+	return a.ranges[n:len(a.ranges):len(a.ranges)]
+}
+
+func (a *scopeAlloc) ptrList(ps []*scope) []*scope {
+	if len(ps) > 64 {
+		return slices.Clone(ps)
+	}
+	if len(ps) > cap(a.ptrs)-len(a.ptrs) {
+		a.ptrs = make([]*scope, 0, 1024)
+	}
+	n := len(a.ptrs)
+	a.ptrs = append(a.ptrs, ps...)
+	return a.ptrs[n:len(a.ptrs):len(a.ptrs)]
+}
+
+// readScopes walks the unit's entries, collecting functions with code and
+// the inlined calls inside them. Types and variables are skipped by size,
+// or by their DW_AT_sibling, without decoding them.
+func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
+	s := d.secs
+	h := u.unitHeader
+	r := dbuf{b: s.info[:h.end], off: h.data, big: s.big}
+	// Past the unit's own entry.
+	if a := h.abbrevs.get(r.uleb()); a != nil {
+		s.skipAttrs(&r, h, a)
+	}
+	// open holds, for each open entry with children, the scope that
+	// encloses its children (nil outside any function), whether the entry
+	// is that scope's own, and where its children start in kids.
+	type open struct {
+		s     *scope
+		own   bool
+		start int
+	}
+	var (
+		stack  []open
+		kids   []*scope // children of the open scopes, innermost last
+		alloc  scopeAlloc
+		ranges [][2]uint64
+	)
+	for r.off < len(r.b) {
+		entry := r.off
+		code := r.uleb()
+		if r.bad {
+			return fmt.Errorf("truncated entry at %#x", entry)
 		}
-		e, err := r.Next()
-		if err != nil {
-			return err
-		}
-		if e == nil {
-			break
-		}
-		// As in load: a corrupt sibling link must not loop forever.
-		// (Null entries carry no offset.)
-		if e.Tag != 0 {
-			if e.Offset <= last {
-				return fmt.Errorf("entry at %#x read twice", e.Offset)
-			}
-			last = e.Offset
-		}
-		if e.Tag == 0 {
+		if code == 0 {
 			if len(stack) == 0 {
-				break // end of the unit
+				break // end of the unit's children
 			}
+			top := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
+			if top.own {
+				top.s.children = alloc.ptrList(kids[top.start:])
+				kids = kids[:top.start]
+			}
 			continue
+		}
+		a := h.abbrevs.get(code)
+		if a == nil {
+			return fmt.Errorf("entry at %#x: unknown abbreviation %d", entry, code)
 		}
 		var parent *scope
 		if len(stack) > 0 {
-			parent = stack[len(stack)-1]
+			parent = stack[len(stack)-1].s
 		}
-		switch e.Tag {
-		case dwarf.TagSubprogram:
-			ranges := validRanges(entryRanges(data, e))
-			if len(ranges) == 0 {
-				// A declaration or an abstract instance: its
-				// children are not code.
-				r.SkipChildren()
+		switch a.tag {
+		case tagSubprogram, tagInlinedSubroutine:
+			var low, high, rng attrValue
+			var origin, sibling attrValue
+			var callFile, callLine uint64
+			for i := range a.attrs {
+				spec := &a.attrs[i]
+				switch spec.attr {
+				case atLowPC:
+					low = s.readValue(&r, h, spec)
+				case atHighPC:
+					high = s.readValue(&r, h, spec)
+				case atRanges:
+					rng = s.readValue(&r, h, spec)
+				case atAbstractOrigin:
+					origin = s.readValue(&r, h, spec)
+				case atCallFile:
+					callFile = s.readValue(&r, h, spec).v
+				case atCallLine:
+					callLine = s.readValue(&r, h, spec).v
+				case atSibling:
+					sibling = s.readValue(&r, h, spec)
+				default:
+					if spec.size >= 0 {
+						r.skip(uint64(spec.size))
+					} else {
+						s.readValue(&r, h, spec)
+					}
+				}
+			}
+			if r.bad {
+				return fmt.Errorf("truncated entry at %#x", entry)
+			}
+			ranges = s.rangesOf(h, low, high, rng, ranges[:0])
+			var sc *scope
+			if a.tag == tagSubprogram {
+				if len(ranges) == 0 {
+					// A declaration or an abstract instance: its
+					// children are not code.
+					if err := d.skipChildren(&r, h, a, sibling, entry); err != nil {
+						return err
+					}
+					continue
+				}
+				sc = alloc.scope()
+				sc.origin = uint64(entry)
+				sc.ranges = alloc.rangeList(ranges)
+				for _, rg := range sc.ranges {
+					u.funcs = append(u.funcs, funcRange{rg[0], rg[1], sc})
+				}
+			} else {
+				off, ok := ref(h, origin)
+				if parent == nil || len(ranges) == 0 || !ok || off == 0 {
+					if err := d.skipChildren(&r, h, a, sibling, entry); err != nil {
+						return err
+					}
+					continue
+				}
+				sc = alloc.scope()
+				sc.origin = off
+				sc.callFile = int32(min(callFile, 1<<31-1))
+				sc.callLine = int32(min(callLine, 1<<31-1))
+				sc.ranges = alloc.rangeList(ranges)
+				kids = append(kids, sc)
+			}
+			if a.children {
+				stack = append(stack, open{s: sc, own: true, start: len(kids)})
+			}
+		case tagNamespace, tagModule, tagLexicalBlock, tagTryBlock, tagCatchBlock:
+			// Transparent: functions and inlined calls can sit
+			// inside. (Blocks' own ranges do not matter.)
+			var sibling attrValue
+			for i := range a.attrs {
+				spec := &a.attrs[i]
+				if spec.attr == atSibling {
+					sibling = s.readValue(&r, h, spec)
+				} else if spec.size >= 0 {
+					r.skip(uint64(spec.size))
+				} else {
+					s.readValue(&r, h, spec)
+				}
+			}
+			if r.bad {
+				return fmt.Errorf("truncated entry at %#x", entry)
+			}
+			if flat && (a.tag == tagNamespace || a.tag == tagModule) {
+				if err := d.skipChildren(&r, h, a, sibling, entry); err != nil {
+					return err
+				}
 				continue
 			}
-			s := &scope{origin: e.Offset, ranges: ranges}
-			for _, rg := range ranges {
-				u.funcs = append(u.funcs, funcRange{rg[0], rg[1], s})
-			}
-			if e.Children {
-				stack = append(stack, s)
-			}
-		case dwarf.TagInlinedSubroutine:
-			ranges := validRanges(entryRanges(data, e))
-			origin, _ := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
-			if parent == nil || len(ranges) == 0 || origin == 0 {
-				r.SkipChildren()
-				continue
-			}
-			file, _ := e.Val(dwarf.AttrCallFile).(int64)
-			line, _ := e.Val(dwarf.AttrCallLine).(int64)
-			s := &scope{origin: origin, callFile: int32(file), callLine: int32(line), ranges: ranges}
-			parent.children = append(parent.children, s)
-			if e.Children {
-				stack = append(stack, s)
-			}
-		case dwarf.TagNamespace, dwarf.TagModule:
-			if flat {
-				r.SkipChildren()
-				continue
-			}
-			if e.Children {
-				stack = append(stack, parent)
-			}
-		case dwarf.TagLexDwarfBlock, dwarf.TagTryDwarfBlock, dwarf.TagCatchDwarfBlock:
-			// Transparent: functions and inlined calls can sit inside.
-			if e.Children {
-				stack = append(stack, parent)
+			if a.children {
+				stack = append(stack, open{s: parent})
 			}
 		default:
-			r.SkipChildren()
+			if err := d.skipEntry(&r, h, a, entry); err != nil {
+				return err
+			}
+		}
+	}
+	if r.bad {
+		return fmt.Errorf("truncated unit")
+	}
+	// A unit cut short leaves entries open: their children still count.
+	for k := len(stack) - 1; k >= 0; k-- {
+		if top := stack[k]; top.own {
+			top.s.children = alloc.ptrList(kids[top.start:])
+			kids = kids[:top.start]
 		}
 	}
 	sort.Slice(u.funcs, func(i, j int) bool { return u.funcs[i].lo < u.funcs[j].lo })
@@ -528,97 +559,148 @@ func (u *unitInfo) readScopes(data *dwarf.Data, r *dwarf.Reader, maxEntries int,
 	return nil
 }
 
-// entryRanges returns an entry's address ranges. The common case,
-// DW_AT_low_pc with DW_AT_high_pc, is read directly: dwarf.Data.Ranges looks
-// up the unit's base address on every call, which for an entry that does not
-// need it is most of the cost of walking a unit.
-func entryRanges(data *dwarf.Data, e *dwarf.Entry) [][2]uint64 {
-	if e.Val(dwarf.AttrRanges) == nil {
-		low, ok := e.Val(dwarf.AttrLowpc).(uint64)
-		if !ok {
-			return nil
-		}
-		switch f := e.AttrField(dwarf.AttrHighpc); {
-		case f == nil:
-			return nil
-		case f.Class == dwarf.ClassConstant:
-			if n, ok := f.Val.(int64); ok && n > 0 {
-				return [][2]uint64{{low, low + uint64(n)}}
-			}
-			return nil
-		case f.Class == dwarf.ClassAddress:
-			if high, ok := f.Val.(uint64); ok {
-				return [][2]uint64{{low, high}}
-			}
-			return nil
+// skipEntry moves r past an entry whose attributes have not been read, and
+// past its children.
+func (d *dwarfInfo) skipEntry(r *dbuf, h *unitHeader, a *abbrev, entry int) error {
+	if !a.children {
+		d.secs.skipAttrs(r, h, a)
+		return nil
+	}
+	var sibling attrValue
+	for i := range a.attrs {
+		spec := &a.attrs[i]
+		if spec.attr == atSibling {
+			sibling = d.secs.readValue(r, h, spec)
+		} else if spec.size >= 0 {
+			r.skip(uint64(spec.size))
+		} else {
+			d.secs.readValue(r, h, spec)
 		}
 	}
-	ranges, _ := data.Ranges(e)
-	return ranges
+	return d.skipChildren(r, h, a, sibling, entry)
 }
 
-// validRanges drops empty ranges and those of code the linker discarded,
-// which keep address 0.
-func validRanges(rs [][2]uint64) [][2]uint64 {
-	out := rs[:0]
-	for _, r := range rs {
-		if r[0] != 0 && r[0] < r[1] {
-			out = append(out, r)
+// skipChildren moves r, just past the attributes of an entry, past its
+// children: to its DW_AT_sibling when that points forward within the unit,
+// else by walking them.
+func (d *dwarfInfo) skipChildren(r *dbuf, h *unitHeader, a *abbrev, sibling attrValue, entry int) error {
+	if r.bad {
+		return fmt.Errorf("truncated entry at %#x", entry)
+	}
+	if !a.children {
+		return nil
+	}
+	if off, ok := ref(h, sibling); ok && off > uint64(r.off) && off <= uint64(len(r.b)) {
+		r.off = int(off)
+		return nil
+	}
+	for depth := 1; depth > 0; {
+		at := r.off
+		code := r.uleb()
+		if r.bad {
+			return fmt.Errorf("truncated children of entry at %#x", entry)
+		}
+		if code == 0 {
+			depth--
+			continue
+		}
+		c := h.abbrevs.get(code)
+		if c == nil {
+			return fmt.Errorf("entry at %#x: unknown abbreviation %d", at, code)
+		}
+		d.secs.skipAttrs(r, h, c)
+		if c.children {
+			depth++
 		}
 	}
-	return out
+	if r.bad {
+		return fmt.Errorf("truncated children of entry at %#x", entry)
+	}
+	return nil
+}
+
+// unitAt returns the unit holding the .debug_info offset off.
+func (d *dwarfInfo) unitAt(off uint64) *unitInfo {
+	i := sort.Search(len(d.units), func(i int) bool { return uint64(d.units[i].end) > off })
+	if i < len(d.units) && uint64(d.units[i].data) <= off {
+		return d.units[i]
+	}
+	return nil
 }
 
 // funcName returns the names of the subprogram at off, following
 // DW_AT_abstract_origin and DW_AT_specification to the entry that has them:
 // the linkage name when there is one (as llvm-addr2line prints), else the
 // plain name.
-func (d *dwarfInfo) funcName(off dwarf.Offset) funcName {
+func (d *dwarfInfo) funcName(off uint64) (fn funcName, err error) {
 	d.mu.Lock()
 	fn, ok := d.funcs[off]
 	d.mu.Unlock()
 	if ok {
-		return fn
+		return fn, nil
 	}
-	var linkage, plain string
-	r := d.data.Reader()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer guard(&err, "")
+	s := d.secs
+	var linkage, plain []byte
 	// The chain is short in valid DWARF; the bound stops cycles.
 	for next, hops := off, 0; next != 0 && hops < 8; hops++ {
-		r.Seek(next)
-		e, err := r.Next()
-		if err != nil || e == nil {
+		u := d.unitAt(next)
+		if u == nil {
 			break
 		}
-		if s, ok := e.Val(dwarf.AttrLinkageName).(string); ok && s != "" {
-			linkage = s
+		h := u.unitHeader
+		r := dbuf{b: s.info[:h.end], off: int(next), big: s.big}
+		a := h.abbrevs.get(r.uleb())
+		if r.bad || a == nil {
 			break
-		}
-		if s, ok := e.Val(attrMIPSLinkageName).(string); ok && s != "" {
-			linkage = s
-			break
-		}
-		if s, ok := e.Val(dwarf.AttrName).(string); ok && plain == "" {
-			plain = s
 		}
 		next = 0
-		if o, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok {
+		var name, link, origin, spec attrValue
+		for i := range a.attrs {
+			sp := &a.attrs[i]
+			switch sp.attr {
+			case atName:
+				name = s.readValue(&r, h, sp)
+			case atLinkageName, atMIPSLinkageName:
+				link = s.readValue(&r, h, sp)
+			case atAbstractOrigin:
+				origin = s.readValue(&r, h, sp)
+			case atSpecification:
+				spec = s.readValue(&r, h, sp)
+			default:
+				if sp.size >= 0 {
+					r.skip(uint64(sp.size))
+				} else {
+					s.readValue(&r, h, sp)
+				}
+			}
+		}
+		if r.bad {
+			break
+		}
+		if l := s.strVal(h, link); len(l) > 0 {
+			linkage = l
+			break
+		}
+		if n := s.strVal(h, name); len(n) > 0 && plain == nil {
+			plain = n
+		}
+		if o, ok := ref(h, origin); ok {
 			next = o
-		} else if o, ok := e.Val(dwarf.AttrSpecification).(dwarf.Offset); ok {
+		} else if o, ok := ref(h, spec); ok {
 			next = o
 		}
 	}
 	switch {
-	case linkage != "":
-		fn = funcName{name: d.names.demangle(linkage), sys: linkage}
+	case linkage != nil:
+		sys := string(linkage) // a copy: the mapping may go before it does
+		fn = funcName{name: d.names.demangle(sys), sys: sys}
 	default:
-		fn = funcName{name: plain, sys: plain}
+		fn = funcName{name: string(plain), sys: string(plain)}
 	}
 	d.mu.Lock()
 	d.funcs[off] = fn
 	d.mu.Unlock()
-	return fn
+	return fn, nil
 }
-
-// attrMIPSLinkageName is DW_AT_MIPS_linkage_name, which older compilers emit
-// instead of DW_AT_linkage_name.
-const attrMIPSLinkageName dwarf.Attr = 0x2007

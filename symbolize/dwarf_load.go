@@ -1,84 +1,155 @@
 package symbolize
 
 import (
-	"debug/dwarf"
+	"bytes"
+	"compress/zlib"
 	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"syscall"
 )
 
-// maxDebugSection bounds one section read into memory, against corrupt sizes.
+// maxDebugSection bounds one section inflated into memory, against corrupt
+// sizes.
 const maxDebugSection = 4 << 30
 
-// loadDWARF reads the DWARF sections of an executable or shared library with
-// one exact-size allocation and read each; fileSize is the ELF file's size,
-// or -1 when unknown. elf.File.DWARF grows its buffers
-// in chunks (it cannot trust a section's size), which for tens of MiB of
-// debug info costs more than the whole first lookup; here a size the file
-// cannot back fails the read instead. Relocatable objects and old-style
-// .zdebug sections still go through elf.File.DWARF.
-func loadDWARF(ef *elf.File, fileSize int64) (*dwarf.Data, error) {
-	if ef.Type == elf.ET_REL || fileSize < 0 {
-		return ef.DWARF()
+// loadSections gets the DWARF sections that symbolizing reads. Plain
+// sections are slices of a read-only mapping of the file when there is one:
+// reading tens of MiB of debug info into the heap cost more than the whole
+// first lookup, and pages of types never walked are never read. Compressed
+// sections (SHF_COMPRESSED, or old-style .zdebug) are inflated into memory,
+// no larger than they claim. fileSize is the ELF file's size, or -1 when
+// unknown (an image in memory), in which case sections are read as far as
+// they go. The returned unmap, when not nil, releases the mapping.
+//
+// Relocatable objects (ET_REL) are read without applying relocations, so
+// their DWARF has no addresses and lookups fall back to the symbol table.
+func loadSections(ef *elf.File, file *os.File, fileSize int64) (*dwarfSections, func(), error) {
+	s := &dwarfSections{big: ef.ByteOrder == binary.BigEndian}
+	var mapped []byte
+	var unmap func()
+	if file != nil && fileSize > 0 && fileSize == int64(int(fileSize)) {
+		if m, err := syscall.Mmap(int(file.Fd()), 0, int(fileSize), syscall.PROT_READ, syscall.MAP_PRIVATE); err == nil {
+			mapped = m
+			unmap = func() { syscall.Munmap(m) }
+		}
 	}
-	dat := map[string][]byte{}
-	var order []string
-	for _, s := range ef.Sections {
-		if strings.HasPrefix(s.Name, ".zdebug_") {
-			return ef.DWARF()
+	fail := func(err error) (*dwarfSections, func(), error) {
+		if unmap != nil {
+			unmap()
 		}
-		name, ok := strings.CutPrefix(s.Name, ".debug_")
-		if !ok || s.Type == elf.SHT_NOBITS {
+		return nil, nil, err
+	}
+	for _, sec := range ef.Sections {
+		name, ok := strings.CutPrefix(sec.Name, ".debug_")
+		zlibHeader := false
+		if !ok {
+			if name, ok = strings.CutPrefix(sec.Name, ".zdebug_"); !ok {
+				continue
+			}
+			zlibHeader = true
+		}
+		if sec.Type == elf.SHT_NOBITS {
 			continue
 		}
-		switch name {
-		case "abbrev", "info", "line", "ranges", "str", "addr", "line_str", "str_offsets", "rnglists", "loclists":
-		default:
-			continue // not needed for lines and inlined calls
+		dst := s.section(name)
+		if dst == nil || *dst != nil {
+			continue // not needed for lines and inlined calls, or a duplicate
 		}
-		if _, dup := dat[name]; dup {
-			continue
-		}
-		if s.Size > maxDebugSection {
-			return nil, fmt.Errorf("section %s: size %d too large", s.Name, s.Size)
-		}
-		var b []byte
-		var err error
-		if s.Flags&elf.SHF_COMPRESSED != 0 {
-			// Size is the uncompressed size, which a corrupt
-			// header can overstate: read what inflates, up to it.
-			b, err = io.ReadAll(io.LimitReader(s.Open(), int64(s.Size)))
-			if err == nil && uint64(len(b)) != s.Size {
-				err = io.ErrUnexpectedEOF
-			}
-		} else {
-			// The file must hold the section before memory is
-			// given to it.
-			if s.Offset > uint64(fileSize) || s.Size > uint64(fileSize)-s.Offset {
-				return nil, fmt.Errorf("section %s: past the end of the file", s.Name)
-			}
-			b = make([]byte, s.Size)
-			_, err = s.ReadAt(b, 0)
-		}
+		b, err := readSection(sec, mapped, fileSize, zlibHeader)
 		if err != nil {
-			return nil, fmt.Errorf("read section %s: %w", s.Name, err)
+			return fail(fmt.Errorf("read section %s: %w", sec.Name, err))
 		}
-		dat[name] = b
-		order = append(order, name)
+		*dst = b
 	}
-	d, err := dwarf.New(dat["abbrev"], nil, nil, dat["info"], dat["line"], nil, dat["ranges"], dat["str"])
+	if s.info == nil {
+		return fail(fmt.Errorf("no .debug_info"))
+	}
+	return s, unmap, nil
+}
+
+// section returns where the section .debug_NAME goes, nil for sections not
+// read.
+func (s *dwarfSections) section(name string) *[]byte {
+	switch name {
+	case "info":
+		return &s.info
+	case "abbrev":
+		return &s.abbrev
+	case "line":
+		return &s.line
+	case "ranges":
+		return &s.ranges
+	case "str":
+		return &s.str
+	case "addr":
+		return &s.addr
+	case "line_str":
+		return &s.lineStr
+	case "str_offsets":
+		return &s.strOffsets
+	case "rnglists":
+		return &s.rnglists
+	}
+	return nil
+}
+
+func readSection(sec *elf.Section, mapped []byte, fileSize int64, zlibHeader bool) ([]byte, error) {
+	if sec.Flags&elf.SHF_COMPRESSED != 0 {
+		// Size is the uncompressed size, which a corrupt header can
+		// overstate: read what inflates, up to it.
+		if sec.Size > maxDebugSection {
+			return nil, fmt.Errorf("size %d too large", sec.Size)
+		}
+		b, err := io.ReadAll(io.LimitReader(sec.Open(), int64(sec.Size)))
+		if err == nil && uint64(len(b)) != sec.Size {
+			err = io.ErrUnexpectedEOF
+		}
+		return b, err
+	}
+	var raw []byte
+	switch {
+	case fileSize >= 0:
+		// The file must hold the section before memory is given to it.
+		if sec.Offset > uint64(fileSize) || sec.FileSize > uint64(fileSize)-sec.Offset {
+			return nil, fmt.Errorf("past the end of the file")
+		}
+		if mapped != nil {
+			raw = mapped[sec.Offset : sec.Offset+sec.FileSize : sec.Offset+sec.FileSize]
+		} else {
+			raw = make([]byte, sec.FileSize)
+			if _, err := sec.ReadAt(raw, 0); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		b, err := io.ReadAll(io.LimitReader(sec.Open(), min(int64(sec.FileSize), maxDebugSection)))
+		if err != nil {
+			return nil, err
+		}
+		raw = b
+	}
+	if !zlibHeader {
+		return raw, nil
+	}
+	// .zdebug_*: "ZLIB", the size inflated (big-endian), zlib data.
+	if len(raw) < 12 || string(raw[:4]) != "ZLIB" {
+		return raw, nil // not compressed after all
+	}
+	size := binary.BigEndian.Uint64(raw[4:12])
+	if size > maxDebugSection {
+		return nil, fmt.Errorf("size %d too large", size)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(raw[12:]))
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range order {
-		switch name {
-		case "abbrev", "info", "line", "ranges", "str":
-			continue
-		}
-		if err := d.AddSection(".debug_"+name, dat[name]); err != nil {
-			return nil, err
-		}
+	b, err := io.ReadAll(io.LimitReader(zr, int64(size)))
+	if err == nil && uint64(len(b)) != size {
+		err = io.ErrUnexpectedEOF
 	}
-	return d, nil
+	return b, err
 }
