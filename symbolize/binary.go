@@ -178,18 +178,21 @@ func align4(n uint64) uint64 { return (n + 3) &^ 3 }
 // without either the symbol tables give the function name.
 func (b *Binary) Frames(addr uint64) ([]Frame, error) {
 	b.once.Do(b.loadDebug)
+	sym, name := b.symbol(addr)
 	if b.dwarf != nil {
-		frames, err := b.dwarf.frames(addr)
+		// The outermost frame is named after the symbol when there is
+		// one, so DWARF need not name it.
+		frames, err := b.dwarf.frames(addr, sym != nil)
 		if err != nil {
 			// Corrupt DWARF still leaves the symbol table to name
 			// the function.
-			if s := b.symbol(addr); s != nil {
-				return []Frame{{Name: b.names.demangle(s.name), SystemName: s.name}}, nil
+			if sym != nil {
+				return []Frame{{Name: name, SystemName: sym.name}}, nil
 			}
 			return nil, fmt.Errorf("symbolize %#x in %s: %w", addr, b.name, err)
 		}
 		if frames != nil {
-			b.nameFromSymtab(&frames[len(frames)-1], addr)
+			nameFromSymbol(&frames[len(frames)-1], sym, name)
 			return frames, nil
 		}
 	}
@@ -198,24 +201,23 @@ func (b *Binary) Frames(addr uint64) ([]Frame, error) {
 			return []Frame{f}, nil
 		}
 	}
-	if s := b.symbol(addr); s != nil {
+	if sym != nil {
 		f := Frame{}
-		b.nameFromSymtab(&f, addr)
+		nameFromSymbol(&f, sym, name)
 		return []Frame{f}, nil
 	}
 	return nil, nil
 }
 
-// nameFromSymtab names the outermost frame after the symbol table, as LLVM's
-// symbolizer does: the symbol says which part of a split function the address
-// is in ("f(int) (.cold)"), and covers code DWARF does not (_init). Where the
-// frame has no file, the symbol's STT_FILE gives one.
-func (b *Binary) nameFromSymtab(f *Frame, addr uint64) {
-	s := b.symbol(addr)
+// nameFromSymbol names the outermost frame after the symbol covering its
+// address, as LLVM's symbolizer does: the symbol says which part of a split
+// function the address is in ("f(int) (.cold)"), and covers code DWARF does
+// not (_init). Where the frame has no file, the symbol's STT_FILE gives one.
+func nameFromSymbol(f *Frame, s *symbol, name string) {
 	if s == nil {
 		return
 	}
-	f.Name, f.SystemName = b.names.demangle(s.name), s.name
+	f.Name, f.SystemName = name, s.name
 	if f.File == "" {
 		f.File = s.file
 	}
@@ -233,12 +235,15 @@ func (b *Binary) Preload(workers int) {
 }
 
 // symbol returns the function symbol covering addr from this file's symbol
-// tables or, failing them, a debug file's.
-func (b *Binary) symbol(addr uint64) *symbol {
-	if s := b.syms.lookup(addr); s != nil {
-		return s
+// tables or, failing them, a debug file's, and its demangled name.
+func (b *Binary) symbol(addr uint64) (*symbol, string) {
+	if i := b.syms.find(addr); i >= 0 {
+		return &b.syms.syms[i], b.syms.demangled(i, &b.names)
 	}
-	return b.extSyms.lookup(addr)
+	if i := b.extSyms.find(addr); i >= 0 {
+		return &b.extSyms.syms[i], b.extSyms.demangled(i, &b.names)
+	}
+	return nil, ""
 }
 
 // loadDebug finds the debug information for the binary: its own DWARF, else

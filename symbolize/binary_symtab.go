@@ -1,10 +1,14 @@
 package symbolize
 
 import (
+	"cmp"
 	"debug/elf"
 	"errors"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ianlancetaylor/demangle"
 )
@@ -13,7 +17,8 @@ import (
 // of the range it covers.
 type symtab struct {
 	syms      []symbol
-	hasSymtab bool // a .symtab was present, not only .dynsym
+	dem       []atomic.Pointer[string] // demangled names of syms, made on first use
+	hasSymtab bool                     // a .symtab was present, not only .dynsym
 }
 
 type symbol struct {
@@ -25,9 +30,12 @@ type symbol struct {
 // readSymbols reads the function symbols of .symtab and .dynsym.
 func readSymbols(ef *elf.File) (symtab, error) {
 	var t symtab
+	// A compact candidate: sorting tens of thousands of elf.Symbols,
+	// each over a hundred bytes with pointers, cost more than reading them.
 	type cand struct {
-		elf.Symbol
-		file string
+		Value, Size uint64
+		Name, file  string
+		Section     elf.SectionIndex
 	}
 	var all []cand
 	for src, read := range []func() ([]elf.Symbol, error){ef.Symbols, ef.DynamicSymbols} {
@@ -52,7 +60,7 @@ func readSymbols(ef *elf.File) (symtab, error) {
 			if (typ != elf.STT_FUNC && typ != elf.STT_GNU_IFUNC) || s.Value == 0 || s.Section == elf.SHN_UNDEF || s.Name == "" {
 				continue
 			}
-			c := cand{Symbol: s}
+			c := cand{Value: s.Value, Size: s.Size, Name: s.Name, Section: s.Section}
 			if src == 0 && elf.ST_BIND(s.Info) == elf.STB_LOCAL {
 				c.file = file
 			}
@@ -62,15 +70,14 @@ func readSymbols(ef *elf.File) (symtab, error) {
 	// Where several symbols share an address (aliases, identical code
 	// folded together), keep the largest, then the first by name: the
 	// choice LLVM's symbolizer makes, so names agree with it.
-	sort.Slice(all, func(i, j int) bool {
-		a, b := &all[i], &all[j]
-		if a.Value != b.Value {
-			return a.Value < b.Value
+	slices.SortFunc(all, func(a, b cand) int {
+		if c := cmp.Compare(a.Value, b.Value); c != 0 {
+			return c
 		}
-		if a.Size != b.Size {
-			return a.Size > b.Size
+		if c := cmp.Compare(b.Size, a.Size); c != 0 {
+			return c
 		}
-		return a.Name < b.Name
+		return strings.Compare(a.Name, b.Name)
 	})
 	t.syms = make([]symbol, 0, len(all))
 	for i, s := range all {
@@ -100,20 +107,41 @@ func readSymbols(ef *elf.File) (symtab, error) {
 		}
 		t.syms = append(t.syms, symbol{addr: s.Value, end: end, name: s.Name, file: s.file})
 	}
+	t.dem = make([]atomic.Pointer[string], len(t.syms))
 	return t, nil
 }
 
 // lookup returns the symbol whose range covers addr, or nil.
 func (t *symtab) lookup(addr uint64) *symbol {
+	if i := t.find(addr); i >= 0 {
+		return &t.syms[i]
+	}
+	return nil
+}
+
+// find returns the index of the symbol whose range covers addr, or -1.
+func (t *symtab) find(addr uint64) int {
 	i := sort.Search(len(t.syms), func(i int) bool { return t.syms[i].addr > addr }) - 1
 	// A symbol that ends before addr may sit inside a larger one that
 	// starts earlier (a local label inside a function); look a few back.
 	for n := 0; i >= 0 && n < 16; i, n = i-1, n+1 {
-		if s := &t.syms[i]; addr < s.end {
-			return s
+		if addr < t.syms[i].end {
+			return i
 		}
 	}
-	return nil
+	return -1
+}
+
+// demangled returns symbol i's demangled name, kept with the symbol once
+// made: a batch of lookups names the same functions over and over, and even
+// a cache lookup hashes the whole mangled name.
+func (t *symtab) demangled(i int, c *nameCache) string {
+	if p := t.dem[i].Load(); p != nil {
+		return *p
+	}
+	d := c.demangle(t.syms[i].name)
+	t.dem[i].Store(&d)
+	return d
 }
 
 // nameCache memoizes demangled names: the same few functions are looked up

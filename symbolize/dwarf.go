@@ -180,8 +180,9 @@ func (d *dwarfInfo) parse(u *unitInfo) {
 
 // frames returns the frames at addr, innermost first, or nil when no compile
 // unit covers it. The outermost frame's Name is "" when the unit has a line
-// table but no function covering addr.
-func (d *dwarfInfo) frames(addr uint64) (frames []Frame, err error) {
+// table but no function covering addr, and when outerNamed says the caller
+// names it.
+func (d *dwarfInfo) frames(addr uint64, outerNamed bool) (frames []Frame, err error) {
 	d.once.Do(d.load)
 	if d.err != nil {
 		return nil, d.err
@@ -215,7 +216,9 @@ func (d *dwarfInfo) frames(addr uint64) (frames []Frame, err error) {
 	frames = make([]Frame, 0, len(chain))
 	for k := len(chain) - 1; k >= 0; k-- {
 		fn := chain[k].name.Load()
-		if fn == nil {
+		if k == 0 && outerNamed {
+			fn = &funcName{}
+		} else if fn == nil {
 			n, err := d.funcName(chain[k].origin)
 			if err != nil {
 				return nil, err

@@ -333,12 +333,25 @@ func parseAbbrevs(sec []byte, off uint64, f unitFormat, big bool) (*abbrevTable,
 	}
 	r := dbuf{b: sec, off: int(off), big: big}
 	t := &abbrevTable{}
+	// Abbreviations and their attribute lists come out of blocks: a C++
+	// unit has hundreds, each with a few attributes.
+	var block []abbrev
+	var specs []attrSpec
 	for {
 		code := r.uleb()
 		if code == 0 || r.bad {
 			break
 		}
-		a := &abbrev{tag: uint32(r.uleb()), children: r.u8() != 0}
+		if len(block) == 0 {
+			block = make([]abbrev, 64)
+		}
+		a := &block[0]
+		block = block[1:]
+		*a = abbrev{tag: uint32(r.uleb()), children: r.u8() != 0}
+		if cap(specs)-len(specs) < 64 {
+			specs = make([]attrSpec, 0, 1024)
+		}
+		first := len(specs)
 		fixed := true
 		for {
 			at, form := r.uleb(), r.uleb()
@@ -361,8 +374,16 @@ func parseAbbrevs(sec []byte, off uint64, f unitFormat, big bool) (*abbrevTable,
 			} else {
 				a.size += int(s.size)
 			}
-			a.attrs = append(a.attrs, s)
+			if len(specs) == cap(specs) {
+				// An abbreviation with very many attributes:
+				// move it to a block of its own.
+				specs = append(specs[first:len(specs):len(specs)], s)
+				first = 0
+				continue
+			}
+			specs = append(specs, s)
 		}
+		a.attrs = specs[first:len(specs):len(specs)]
 		if !fixed {
 			a.size = -1
 		}
@@ -905,19 +926,25 @@ func (s *dwarfSections) readLineTable(u *unitHeader, off uint64) (lineTable, err
 	r.off = progStart
 
 	// The state machine (DWARF 5, 6.2.2), keeping only what a row needs.
+	// Rows of all sequences go into one slice, sized from the program's
+	// length (a row takes a few bytes of it), and sequences are cut
+	// from it at the end: growing a slice per sequence was most of the
+	// time spent here.
 	var (
-		addr uint64
-		file uint64 = 1
-		line int64  = 1
-		rows []lineRow
+		addr  uint64
+		file  uint64 = 1
+		line  int64  = 1
+		all          = make([]lineRow, 0, (len(r.b)-progStart)/3+16)
+		first        = 0 // of the current sequence in all
+		spans [][2]int
 	)
 	emit := func() {
-		if n := len(rows); n > 0 && addr < rows[n-1].addr {
+		if n := len(all); n > first && addr < all[n-1].addr {
 			// Rows must increase within a sequence; a malformed
 			// table that goes back is cut here.
 			return
 		}
-		rows = append(rows, lineRow{addr: addr, file: int32(min(file, 1<<31-1)), line: int32(line)})
+		all = append(all, lineRow{addr: addr, file: int32(min(file, 1<<31-1)), line: int32(line)})
 	}
 	for r.off < len(r.b) && !r.bad {
 		op := r.u8()
@@ -938,10 +965,13 @@ func (s *dwarfSections) readLineTable(u *unitHeader, off uint64) (lineTable, err
 			end := r.off + int(n)
 			switch r.u8() {
 			case 1: // DW_LNE_end_sequence
-				if len(rows) > 0 && rows[0].addr != 0 && rows[0].addr < addr {
-					t.seqs = append(t.seqs, lineSeq{lo: rows[0].addr, hi: addr, rows: rows})
+				if len(all) > first && all[first].addr != 0 && all[first].addr < addr {
+					t.seqs = append(t.seqs, lineSeq{lo: all[first].addr, hi: addr})
+					spans = append(spans, [2]int{first, len(all)})
+				} else {
+					all = all[:first]
 				}
-				rows = nil
+				first = len(all)
 				addr, file, line = 0, 1, 1
 			case 2: // DW_LNE_set_address
 				if w := end - r.off; w > 0 && w <= 8 {
@@ -976,6 +1006,9 @@ func (s *dwarfSections) readLineTable(u *unitHeader, off uint64) (lineTable, err
 				r.uleb()
 			}
 		}
+	}
+	for i, sp := range spans {
+		t.seqs[i].rows = all[sp[0]:sp[1]:sp[1]]
 	}
 	for i, f := range t.files {
 		if f != "" && !abs(f) && f[0] != '<' && u.compDir != "" {

@@ -48,6 +48,7 @@ type config struct {
 	demangle  bool
 	debugDirs []string
 	addrs     []string
+	buf       []byte // print's, reused
 }
 
 func parse(args []string, stderr io.Writer) (*config, int) {
@@ -119,7 +120,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	w := bufio.NewWriter(stdout)
+	w := bufio.NewWriterSize(stdout, 256<<10)
 	defer w.Flush()
 	preloaded := false
 	preload := func() {
@@ -207,10 +208,15 @@ func parseAddr(s string) (uint64, error) {
 	return addr, nil
 }
 
-// print writes one address's answer in llvm-addr2line's format.
+// print writes one address's answer in llvm-addr2line's format. It appends
+// to one buffer rather than going through fmt: a batch prints millions of
+// lines, and formatting them was a good part of the time.
 func (c *config) print(w io.Writer, addr uint64, frames []symbolize.Frame) {
+	b := c.buf[:0]
 	if c.addresses {
-		fmt.Fprintf(w, "0x%x\n", addr)
+		b = append(b, "0x"...)
+		b = strconv.AppendUint(b, addr, 16)
+		b = append(b, '\n')
 	}
 	if len(frames) == 0 {
 		frames = []symbolize.Frame{{}}
@@ -229,14 +235,20 @@ func (c *config) print(w io.Writer, addr uint64, frames []symbolize.Frame) {
 			if name == "" {
 				name = "??"
 			}
-			fmt.Fprintln(w, name)
+			b = append(b, name...)
+			b = append(b, '\n')
 		}
 		file := f.File
 		if file == "" {
 			file = "??"
 		}
-		fmt.Fprintf(w, "%s:%d\n", file, f.Line)
+		b = append(b, file...)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(f.Line), 10)
+		b = append(b, '\n')
 	}
+	w.Write(b)
+	c.buf = b
 }
 
 // kernelLookup resolves kernel addresses through /proc/kallsyms.
