@@ -146,7 +146,20 @@ func readMiniDebugInfo(ef *elf.File) (*Binary, error) {
 	if s == nil || s.Type == elf.SHT_NOBITS {
 		return nil, nil
 	}
-	zr, err := xz.NewReader(s.Open())
+	if s.Size > maxMiniDebugInfo {
+		return nil, errors.New("compressed size over 64 MiB")
+	}
+	packed, err := s.Data()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkXZ(packed, maxMiniDebugInfo); err != nil {
+		return nil, err
+	}
+	// The decoder's dictionary is the larger of this and the stream's,
+	// which checkXZ bounded; its default, 8 MiB, was allocated (and
+	// cleared) for every binary however small its MiniDebugInfo.
+	zr, err := xz.ReaderConfig{DictCap: 1 << 12, SingleStream: true}.NewReader(bytes.NewReader(packed))
 	if err != nil {
 		return nil, err
 	}
@@ -162,4 +175,134 @@ func readMiniDebugInfo(ef *elf.File) (*Binary, error) {
 		return nil, fmt.Errorf("not an ELF file: %w", err)
 	}
 	return mini, nil
+}
+
+// checkXZ reads the index and block headers of a single-stream xz file
+// before it is decoded: the decoder allocates each block's dictionary as its
+// header says, up to 4 GiB, so a corrupt or hostile .gnu_debugdata could
+// otherwise take that much memory. Every block's LZMA2 dictionary and the
+// total decompressed size must be within limit. (Format: The .xz File
+// Format 1.1.0, sections 2 and 3.)
+func checkXZ(data []byte, limit uint64) error {
+	const hdr = 12
+	if len(data) < 2*hdr || !bytes.HasPrefix(data, []byte{0xfd, '7', 'z', 'X', 'Z', 0}) {
+		return errors.New("not an xz stream")
+	}
+	footer := data[len(data)-hdr:]
+	if string(footer[10:]) != "YZ" {
+		return errors.New("xz: no stream footer at the end (padded, or several streams)")
+	}
+	indexSize := (uint64(footer[4]) | uint64(footer[5])<<8 | uint64(footer[6])<<16 | uint64(footer[7])<<24 + 1) * 4
+	if indexSize > uint64(len(data)-2*hdr) {
+		return errors.New("xz: index larger than the stream")
+	}
+	indexStart := uint64(len(data)-hdr) - indexSize
+	r := xzReader{b: data[indexStart : len(data)-hdr]}
+	if r.byte() != 0 {
+		return errors.New("xz: bad index")
+	}
+	n := r.varint()
+	if n > uint64(len(r.b)) {
+		return errors.New("xz: bad index")
+	}
+	var total uint64
+	at := uint64(hdr) // the first block's header
+	for range n {
+		unpadded, size := r.varint(), r.varint()
+		if r.bad {
+			return errors.New("xz: bad index")
+		}
+		if total += size; total > limit || total < size {
+			return fmt.Errorf("xz: decompressed size over %d MiB", limit>>20)
+		}
+		if at >= indexStart {
+			return errors.New("xz: blocks overlap the index")
+		}
+		if err := checkXZBlock(data[at:indexStart], limit); err != nil {
+			return err
+		}
+		padded := (unpadded + 3) &^ 3
+		if padded < unpadded || padded > indexStart-at {
+			return errors.New("xz: block past the index")
+		}
+		at += padded
+	}
+	if at != indexStart {
+		// Blocks that the index does not list: not one well-formed
+		// stream.
+		return errors.New("xz: index does not cover the blocks")
+	}
+	return nil
+}
+
+// checkXZBlock checks the LZMA2 dictionary size of the block whose header
+// starts b.
+func checkXZBlock(b []byte, limit uint64) error {
+	if len(b) == 0 || b[0] == 0 {
+		return errors.New("xz: bad block header")
+	}
+	size := (int(b[0]) + 1) * 4
+	if size > len(b) {
+		return errors.New("xz: block header past the end")
+	}
+	r := xzReader{b: b[1:size]}
+	flags := r.byte()
+	if flags&0x40 != 0 {
+		r.varint() // compressed size
+	}
+	if flags&0x80 != 0 {
+		r.varint() // uncompressed size
+	}
+	for range int(flags&3) + 1 {
+		id, n := r.varint(), r.varint()
+		if r.bad || n > uint64(len(r.b)) {
+			return errors.New("xz: bad block header")
+		}
+		props := r.b[:n]
+		r.b = r.b[n:]
+		if id != 0x21 { // LZMA2; other filters (BCJ, delta) have no dictionary
+			continue
+		}
+		if len(props) != 1 || props[0] > 40 {
+			return errors.New("xz: bad LZMA2 properties")
+		}
+		d := props[0]
+		dict := uint64(2|d&1) << (d/2 + 11)
+		if d == 40 || dict > limit {
+			return fmt.Errorf("xz: dictionary over %d MiB", limit>>20)
+		}
+	}
+	if r.bad {
+		return errors.New("xz: bad block header")
+	}
+	return nil
+}
+
+// xzReader reads bytes and xz's multibyte integers; past the end it sets bad.
+type xzReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *xzReader) byte() byte {
+	if len(r.b) == 0 {
+		r.bad = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *xzReader) varint() uint64 {
+	var v uint64
+	for i := 0; i < 9; i++ {
+		c := r.byte()
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v
+		}
+	}
+	r.bad = true
+	return 0
 }

@@ -1,6 +1,8 @@
 package symbolize
 
 import (
+	"bytes"
+	"debug/elf"
 	"os"
 	"path/filepath"
 	"testing"
@@ -136,5 +138,37 @@ func TestStripProcRoot(t *testing.T) {
 		if got := stripProcRoot(in); got != want {
 			t.Errorf("stripProcRoot(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCheckXZ checks that a MiniDebugInfo stream whose block asks for a huge
+// dictionary is refused before the decoder allocates it.
+func TestCheckXZ(t *testing.T) {
+	ef, err := elf.Open(fixture(t, "tiny/minidebug"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	data, err := ef.Section(".gnu_debugdata").Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkXZ(data, maxMiniDebugInfo); err != nil {
+		t.Fatalf("checkXZ of a good stream: %v", err)
+	}
+	// Block header at 12: size, flags (one filter, no sizes), filter
+	// ID 0x21 (LZMA2), properties size 1, dictionary size code.
+	if data[14] != 0x21 || data[15] != 1 {
+		t.Fatalf("unexpected block header % x", data[12:20])
+	}
+	for _, code := range []byte{40, 39, 31} { // 4 GiB, 3 GiB, 96 MiB
+		bad := bytes.Clone(data)
+		bad[16] = code
+		if err := checkXZ(bad, maxMiniDebugInfo); err == nil {
+			t.Errorf("dictionary code %d: no error", code)
+		}
+	}
+	if err := checkXZ(data[:len(data)-4], maxMiniDebugInfo); err == nil {
+		t.Error("truncated stream: no error")
 	}
 }

@@ -104,9 +104,17 @@ func newDWARFInfo(ef *elf.File, file *os.File, size int64, names *nameCache) *dw
 	return d
 }
 
-// guard turns a fault on mapped memory into a panic and a panic into an
-// error in *err; callers defer it at every entry point.
+// recoverPanics is off only in fuzz tests, which must see a panic to report
+// it: reading corrupt DWARF should give errors, never panic.
+var recoverPanics = true
+
+// guard turns a panic (or a fault on mapped memory, which
+// debug.SetPanicOnFault makes one) into an error in *err; callers defer it
+// at every entry point.
 func guard(err *error, what string) {
+	if !recoverPanics {
+		return
+	}
 	if r := recover(); r != nil {
 		*err = fmt.Errorf("malformed DWARF%s: %v", what, r)
 	}
@@ -121,12 +129,18 @@ func (d *dwarfInfo) load() {
 		d.err = fmt.Errorf("read DWARF: %w", err)
 		return
 	}
-	d.secs = secs
 	if unmap != nil {
 		// Lookups reach the mapping only through d; copies of its
 		// bytes (names, files) are made before they leave.
 		runtime.AddCleanup(d, func(f func()) { f() }, unmap)
 	}
+	d.useSections(secs)
+}
+
+// useSections reads the unit headers of secs and indexes the units by
+// address.
+func (d *dwarfInfo) useSections(secs *dwarfSections) {
+	d.secs = secs
 	hdrs, err := readUnits(secs)
 	if err != nil && len(hdrs) == 0 {
 		d.err = fmt.Errorf("read DWARF: %w", err)

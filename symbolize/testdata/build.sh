@@ -47,3 +47,21 @@ objcopy -S --remove-section .gdb_index --remove-section .comment --keep-symbols=
 xz -9 "$tmp/mini"
 strip --strip-all -R .comment -o "$out/c-minidebug" "$out/c"
 objcopy --add-section .gnu_debugdata="$tmp/mini.xz" "$out/c-minidebug"
+
+# Tiny binaries, a few KiB each, as fuzzing seeds: the fuzzer mutates and
+# runs them thousands of times a second, where it crawled through the
+# fixtures above. gcc DWARF 4 (.debug_ranges) and 5 (.debug_rnglists), clang
+# DWARF 5 (strx/addrx forms), zlib- and zstd-compressed sections, and
+# MiniDebugInfo with a small xz dictionary.
+mkdir -p "$out/tiny"
+tflags="-O2 -nostdlib -static -fno-asynchronous-unwind-tables -fno-pie -no-pie -Wl,-N -Wl,--no-warn-rwx-segments -Wl,--build-id=sha1 $map"
+drop="-R .comment -R .note.gnu.property -R .debug_aranges -R .debug_frame -R .debug_loclists -R .debug_loc -R .eh_frame"
+gcc $tflags -gdwarf-4 -o "$tmp/t" src/tiny/tiny.c && objcopy $drop "$tmp/t" "$out/tiny/gcc-dwarf4"
+gcc $tflags -gdwarf-5 -o "$tmp/t" src/tiny/tiny.c && objcopy $drop "$tmp/t" "$out/tiny/gcc-dwarf5"
+clang $tflags -gdwarf-5 -o "$tmp/t" src/tiny/tiny.c 2>/dev/null && objcopy $drop "$tmp/t" "$out/tiny/clang-dwarf5"
+objcopy --compress-debug-sections=zlib "$out/tiny/gcc-dwarf5" "$out/tiny/gcc-zlib"
+objcopy --compress-debug-sections=zstd "$out/tiny/gcc-dwarf4" "$out/tiny/gcc-zstd"
+objcopy -S --keep-symbol=f --keep-symbol=g "$out/tiny/gcc-dwarf5" "$tmp/tmini"
+xz --format=xz --lzma2=preset=0,dict=4KiB -c "$tmp/tmini" >"$tmp/tmini.xz"
+strip --strip-all -o "$out/tiny/minidebug" "$out/tiny/gcc-dwarf5"
+objcopy --add-section .gnu_debugdata="$tmp/tmini.xz" "$out/tiny/minidebug"
