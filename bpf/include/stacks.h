@@ -77,6 +77,22 @@ static __always_inline __u64 stack_hash(struct stack *s, __u32 n)
 	return h ? h : 1;
 }
 
+/* store_stack stores the n bytes of frames a walk left in s under their hash
+ * and returns the outcome; *id gets the hash. */
+static __always_inline __u32 store_stack(struct stack *s, long n, __u64 *id)
+{
+	__u64 h = stack_hash(s, (__u32)n / sizeof(__u64));
+	if (!bpf_map_lookup_elem(&stacks, &h)) {
+		long err = bpf_map_update_elem(&stacks, &h, s, BPF_NOEXIST);
+		if (err && err != -EEXIST) {
+			count_loss(LOSS_STACK_FULL);
+			return STACK_FULL;
+		}
+	}
+	*id = h;
+	return STACK_OK;
+}
+
 /* take_stack walks one stack (flags: 0 for kernel, BPF_F_USER_STACK for user,
  * plus a skip count), stores it, and returns its outcome; *id gets the hash. */
 static __always_inline __u32 take_stack(void *ctx, __u64 flags, __u64 *id)
@@ -93,16 +109,7 @@ static __always_inline __u32 take_stack(void *ctx, __u64 flags, __u64 *id)
 		count_loss((flags & BPF_F_USER_STACK) ? LOSS_USER_STACK : LOSS_KERNEL_STACK);
 		return STACK_MISSED;
 	}
-	__u64 h = stack_hash(s, (__u32)n / sizeof(__u64));
-	if (!bpf_map_lookup_elem(&stacks, &h)) {
-		long err = bpf_map_update_elem(&stacks, &h, s, BPF_NOEXIST);
-		if (err && err != -EEXIST) {
-			count_loss(LOSS_STACK_FULL);
-			return STACK_FULL;
-		}
-	}
-	*id = h;
-	return STACK_OK;
+	return store_stack(s, n, id);
 }
 
 #endif

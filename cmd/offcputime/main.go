@@ -1,0 +1,382 @@
+// Command offcputime sums the time threads spend blocked off CPU by stack, as
+// BCC's offcputime does, and prints it as BCC does or writes a pprof profile.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/emberprof/ember/getopt"
+	"github.com/emberprof/ember/offcpu"
+	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/symbolize"
+)
+
+const usageHead = `usage: offcputime [-h] [-p PID | -t TID | -u | -k] [-U | -K] [-d] [-f]
+                  [--stack-storage-size SIZE] [-m MIN_BLOCK_TIME]
+                  [-M MAX_BLOCK_TIME] [--state STATE] [--format FORMAT]
+                  [-o FILE] [duration]
+
+Summarize off-CPU time by stack trace: a BPF program on the sched_switch
+tracepoint times each block of every thread (or the chosen ones) and sums it
+in the kernel by thread and stacks. Output is BCC offcputime's: multi-line
+stacks by default, folded stacks with -f (input for flamegraph), or pprof with
+--format (pprof, or an SVG flame graph); values are microseconds.
+
+positional arguments:
+  duration                         duration of trace, in seconds (default: until Ctrl-C)
+
+options:
+`
+
+const usageTail = `
+examples:
+    ./offcputime             # trace off-CPU stack time until Ctrl-C
+    ./offcputime 5           # trace for 5 seconds only
+    ./offcputime -f 5        # 5 seconds, and output in folded format
+    ./offcputime -m 1000     # trace only events that last more than 1000 usec
+    ./offcputime -M 10000    # trace only events that last less than 10000 usec
+    ./offcputime -p 185      # only trace threads for PID 185
+    ./offcputime -t 188      # only trace thread 188
+    ./offcputime -u          # only trace user threads (no kernel)
+    ./offcputime -k          # only trace kernel threads (no user)
+    ./offcputime -U          # only show user space stacks (no kernel)
+    ./offcputime -K          # only show kernel space stacks (no user)
+    ./offcputime --state 2   # only trace threads in TASK_UNINTERRUPTIBLE
+    ./offcputime -fKu 5 > off.folded && flamegraph < off.folded > off.svg
+    ./offcputime --format pprof -o off.pb.gz 10 && go tool pprof -top off.pb.gz
+    ./offcputime --format svg -o off.svg 10    # off-CPU flame graph
+
+Needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF (Linux 5.8+).
+Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.
+`
+
+// config is everything the command line says.
+type config struct {
+	offcpu   offcpu.Config
+	duration time.Duration // 0: until a signal
+	format   string
+	delimit  bool
+	output   string
+	stats    bool
+	args     []string
+}
+
+type usageError struct{ error }
+
+// flags holds the values of the command line options.
+type flags struct {
+	pids, tids, state, format, output     *string
+	userThreads, kernelThreads            *bool
+	userOnly, kernelOnly, delimit, folded *bool
+	stats                                 *bool
+	minBlock, maxBlock, stackSize         *uint64
+}
+
+func defineFlags(fs *getopt.Set) *flags {
+	return &flags{
+		pids:          fs.String('p', "pid", "PID", "", "trace these PIDs only, comma separated"),
+		tids:          fs.String('t', "tid", "TID", "", "trace these TIDs only, comma separated"),
+		userThreads:   fs.Bool('u', "user-threads-only", "user threads only (no kernel threads)"),
+		kernelThreads: fs.Bool('k', "kernel-threads-only", "kernel threads only (no user threads)"),
+		userOnly:      fs.Bool('U', "user-stacks-only", "show stacks from user space only (no kernel space stacks)"),
+		kernelOnly:    fs.Bool('K', "kernel-stacks-only", "show stacks from kernel space only (no user space stacks)"),
+		delimit:       fs.Bool('d', "delimited", "insert delimiter between kernel/user stacks"),
+		folded:        fs.Bool('f', "folded", "output folded format"),
+		stackSize:     fs.Uint(0, "stack-storage-size", "SIZE", 16384, "the number of unique stack traces that can be stored and displayed (default 16384)"),
+		minBlock:      fs.Uint('m', "min-block-time", "MIN_BLOCK_TIME", 1, "the amount of time in microseconds over which we store traces (default 1)"),
+		maxBlock:      fs.Uint('M', "max-block-time", "MAX_BLOCK_TIME", math.MaxUint64, "the amount of time in microseconds under which we store traces (default U64_MAX)"),
+		state:         fs.String(0, "state", "STATE", "", "filter on this thread state bitmask (eg, 2 == TASK_UNINTERRUPTIBLE) see include/linux/sched.h"),
+		format:        fs.String(0, "format", "FORMAT", "", "text (BCC multi-line), folded, pprof or svg (default text; folded with -f)"),
+		output:        fs.String('o', "output", "FILE", "", "write to FILE, atomically, instead of standard output"),
+		stats:         fs.Bool(0, "stats", "print the BPF program's run count and cost per context switch on stderr"),
+	}
+}
+
+func parseArgs(args []string, procRoot string) (*config, error) {
+	var fs getopt.Set
+	f := defineFlags(&fs)
+	rest, err := fs.Parse(args)
+	if errors.Is(err, getopt.ErrHelp) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, usageError{err}
+	}
+	c := &config{format: *f.format, delimit: *f.delimit, output: *f.output, stats: *f.stats, args: args}
+	exclusive := 0
+	for _, set := range []bool{*f.pids != "", *f.tids != "", *f.userThreads, *f.kernelThreads} {
+		if set {
+			exclusive++
+		}
+	}
+	switch {
+	case exclusive > 1:
+		return nil, usageError{errors.New("-p, -t, -u and -k exclude each other: pick one thread filter")}
+	case *f.userOnly && *f.kernelOnly:
+		return nil, usageError{errors.New("-U and -K cannot be used together: omit both to show user and kernel stacks")}
+	case len(rest) > 1:
+		return nil, usageError{fmt.Errorf("unexpected arguments %q: only one duration in seconds is accepted", rest[1:])}
+	case *f.stackSize == 0 || *f.stackSize > 1<<24:
+		return nil, usageError{fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
+	case *f.minBlock > math.MaxInt64/1000:
+		return nil, usageError{fmt.Errorf("-m %d is too large: give microseconds below %d", *f.minBlock, uint64(math.MaxInt64/1000))}
+	case *f.maxBlock < *f.minBlock:
+		return nil, usageError{fmt.Errorf("-M %d is below -m %d: the maximum block time must be at least the minimum", *f.maxBlock, *f.minBlock)}
+	}
+	switch c.format {
+	case "":
+		c.format = "text"
+		if *f.folded {
+			c.format = "folded"
+		}
+	case "text", "folded", "pprof", "svg":
+	default:
+		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
+	}
+	if len(rest) == 1 {
+		secs, err := parsePositiveInt(rest[0])
+		if err != nil {
+			return nil, usageError{fmt.Errorf("duration %q: give whole seconds, e.g. 5", rest[0])}
+		}
+		c.duration = time.Duration(secs) * time.Second
+	}
+	c.offcpu = offcpu.Config{
+		UserThreadsOnly:   *f.userThreads,
+		KernelThreadsOnly: *f.kernelThreads,
+		MinBlock:          time.Duration(*f.minBlock) * time.Microsecond,
+		KernelStacks:      !*f.userOnly,
+		UserStacks:        !*f.kernelOnly,
+		StackStorageSize:  uint32(*f.stackSize),
+	}
+	if *f.maxBlock <= math.MaxInt64/1000 {
+		c.offcpu.MaxBlock = time.Duration(*f.maxBlock) * time.Microsecond
+	}
+	if *f.state != "" {
+		s, err := strconv.ParseUint(*f.state, 0, 32)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--state %q: give a task state mask, e.g. 2 for TASK_UNINTERRUPTIBLE or 0 for preempted", *f.state)}
+		}
+		st := uint32(s)
+		c.offcpu.State = &st
+	}
+	if c.offcpu.PIDs, err = parseIDs(*f.pids, "-p", "process", procRoot); err != nil {
+		return nil, err
+	}
+	if c.offcpu.TIDs, err = parseIDs(*f.tids, "-t", "thread", procRoot); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func parsePositiveInt(s string) (int64, error) {
+	var n int64
+	if s == "" {
+		return 0, errors.New("empty")
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' || n > 1<<40 {
+			return 0, errors.New("not a positive integer")
+		}
+		n = n*10 + int64(r-'0')
+	}
+	if n == 0 {
+		return 0, errors.New("zero")
+	}
+	return n, nil
+}
+
+// parseIDs parses a comma separated list of process or thread IDs and checks
+// that each exists now.
+func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var ids []uint32
+	for _, f := range strings.Split(list, ",") {
+		n, err := parsePositiveInt(strings.TrimSpace(f))
+		if err != nil || n > 1<<22 {
+			return nil, usageError{fmt.Errorf("%s %q: %q is not a %s ID", flag, list, f, what)}
+		}
+		// /proc/N exists for thread IDs too (hidden from readdir, not from stat).
+		if _, err := os.Stat(fmt.Sprintf("%s/%d", procRoot, n)); err != nil {
+			return nil, fmt.Errorf("%s %d: no such %s (nothing at %s/%d): check the ID with ps", flag, n, what, procRoot, n)
+		}
+		ids = append(ids, uint32(n))
+	}
+	return ids, nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseArgs(args, "/proc")
+	if errors.Is(err, getopt.ErrHelp) {
+		fmt.Fprint(stdout, usage())
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "offcputime: %v\n(see offcputime --help)\n", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "offcputime: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := collect(ctx, cfg, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "offcputime: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func usage() string {
+	var fs getopt.Set
+	defineFlags(&fs)
+	return usageHead + "  -h, --help                       show this help message and exit\n" + fs.Usage() + usageTail
+}
+
+func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+	if cfg.stats {
+		st, err := offcpu.EnableStats()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+	}
+	sym := symbolize.New(symbolize.Config{})
+	defer sym.Close()
+	tr, err := offcpu.Open(cfg.offcpu)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	attached := time.Now()
+	if cfg.format == "text" {
+		fmt.Fprintln(stderr, header(cfg))
+	}
+
+	runCtx := ctx
+	if cfg.duration > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, cfg.duration)
+		defer cancel()
+	}
+	captured := make(chan error, 1)
+	go func() {
+		captured <- tr.NewProcesses(runCtx, func(pid uint32) { sym.Capture(pid) })
+	}()
+	<-runCtx.Done()
+	end := time.Now()
+	var runs uint64
+	var bpfTime time.Duration
+	if cfg.stats {
+		runs, bpfTime, _ = tr.RunStats()
+	}
+	tr.Stop()
+	if err := <-captured; err != nil {
+		return err
+	}
+	recs, losses, err := tr.Read()
+	if err != nil {
+		return err
+	}
+	prof, err := sym.Profile(recs, symbolize.ProfileOptions{
+		OffCPU:   true,
+		Start:    attached,
+		Duration: end.Sub(attached),
+		Comments: comments(cfg, losses),
+	})
+	if err != nil {
+		return err
+	}
+	if err := write(cfg, prof, stdout); err != nil {
+		return err
+	}
+	reportLosses(stderr, losses)
+	if cfg.stats {
+		var perRun float64
+		if runs > 0 {
+			perRun = float64(bpfTime.Nanoseconds()) / float64(runs)
+		}
+		fmt.Fprintf(stderr, "stats: entries=%d bpf_runs=%d bpf_ns_per_run=%.0f\n", len(recs), runs, perRun)
+	}
+	return nil
+}
+
+// header is BCC offcputime's first line.
+func header(cfg *config) string {
+	var b strings.Builder
+	b.WriteString("Tracing off-CPU time (us) of ")
+	o := cfg.offcpu
+	switch {
+	case len(o.PIDs) > 0:
+		fmt.Fprintf(&b, "PID %s", joinIDs(o.PIDs))
+	case len(o.TIDs) > 0:
+		fmt.Fprintf(&b, "TID %s", joinIDs(o.TIDs))
+	case o.UserThreadsOnly:
+		b.WriteString("user threads")
+	case o.KernelThreadsOnly:
+		b.WriteString("kernel threads")
+	default:
+		b.WriteString("all threads")
+	}
+	switch {
+	case !o.KernelStacks:
+		b.WriteString(" by user stack")
+	case !o.UserStacks:
+		b.WriteString(" by kernel stack")
+	default:
+		b.WriteString(" by user + kernel stack")
+	}
+	if cfg.duration > 0 {
+		fmt.Fprintf(&b, " for %d secs.", int64(cfg.duration/time.Second))
+	} else {
+		b.WriteString("... Hit Ctrl-C to end.")
+	}
+	return b.String()
+}
+
+func joinIDs(ids []uint32) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatUint(uint64(id), 10)
+	}
+	return strings.Join(s, ",")
+}
+
+func comments(cfg *config, l sample.Losses) []string {
+	return []string{
+		"offcputime " + strings.Join(cfg.args, " "),
+		fmt.Sprintf("losses: kernel_stack_errors=%d user_stack_errors=%d stack_map_full=%d count_map_full=%d",
+			l.KernelStackErrors, l.UserStackErrors, l.StackMapFull, l.CountMapFull),
+	}
+}
+
+// reportLosses prints BCC offcputime's warnings for whatever was lost.
+func reportLosses(w io.Writer, l sample.Losses) {
+	if n := l.Stacks(); n > 0 {
+		hint := ""
+		if l.StackMapFull > 0 {
+			hint = " Consider increasing --stack-storage-size."
+		}
+		fmt.Fprintf(w, "WARNING: %d stack traces lost and could not be displayed.%s\n", n, hint)
+	}
+	if l.CountMapFull > 0 {
+		fmt.Fprintf(w, "WARNING: hash table full (%d blocks dropped).\n", l.CountMapFull)
+	}
+}

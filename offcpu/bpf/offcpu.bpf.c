@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/* offcpu.bpf.c: measures how long threads stay off CPU and where they block.
+ *
+ * One program on tp_btf/sched_switch does both halves. When prev leaves the
+ * CPU and passes every filter (all of which run before any stack is taken),
+ * its kernel and user stacks go into its task storage with the time. The
+ * stacks have to be taken then: only the current task's user stack can be
+ * walked, and bpf_get_task_stack on a sleeping task leaves out every
+ * scheduler function (__schedule, schedule, do_nanosleep, mutex and rwsem
+ * slow paths...), which are what say how a thread blocked. When next comes
+ * back, the elapsed time is checked against -m/-M and added to its entry in
+ * counts; nothing goes to user space per switch. Task storage dies with the
+ * thread, so exited threads leak nothing. */
+#include "ember.h"
+#include <bpf/bpf_helpers.h>
+#include "stacks.h"
+
+struct key {
+	__u32 tgid;
+	__u32 tid;
+	__u64 kernel_stack;
+	__u64 user_stack;
+	char comm[TASK_COMM_LEN];
+	__u32 kernel_state;
+	__u32 user_state;
+};
+
+struct value {
+	__u64 count;
+	__u64 nanos;
+};
+
+/* start is what a thread leaving the CPU leaves behind for its return. */
+struct start {
+	__u64 ts;
+	__u64 kernel_stack;
+	__u64 user_stack;
+	__u32 kernel_state;
+	__u32 user_state;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 40960);
+	__type(key, struct key);
+	__type(value, struct value);
+} counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct start);
+} starts SEC(".maps");
+
+/* Filters, set before load. */
+const volatile bool filter_tgid = false;
+const volatile bool filter_tid = false;
+const volatile bool user_threads_only = false;
+const volatile bool kernel_threads_only = false;
+const volatile bool filter_state = false;
+const volatile __u32 state = 0;
+const volatile __u64 min_ns = 1000;
+const volatile __u64 max_ns = ~0ULL;
+const volatile bool kernel_stacks = true;
+const volatile bool user_stacks = true;
+/* kernel_skip drops the frames of the scheduler's own switch machinery. */
+const volatile __u32 kernel_skip = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} tids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} seen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} new_procs SEC(".maps");
+
+static __always_inline void announce(__u32 tgid)
+{
+	__u8 one = 1;
+	if (bpf_map_lookup_elem(&seen, &tgid))
+		return;
+	if (bpf_map_update_elem(&seen, &tgid, &one, BPF_NOEXIST))
+		return;
+	if (bpf_ringbuf_output(&new_procs, &tgid, sizeof(tgid), 0))
+		bpf_map_delete_elem(&seen, &tgid);
+}
+
+/* wanted applies every filter that needs no stack, cheapest first. */
+static __always_inline bool wanted(struct task_struct *t)
+{
+	__u32 tid = t->pid;
+	__u32 tgid = t->tgid;
+
+	if (tid == 0) /* the idle task is not blocked */
+		return false;
+	if (user_threads_only && (t->flags & PF_KTHREAD))
+		return false;
+	if (kernel_threads_only && !(t->flags & PF_KTHREAD))
+		return false;
+	if (filter_state) {
+		/* BCC: 0 means running (preempted), anything else is a mask. */
+		__u32 s = t->__state;
+		if (state == 0 ? s != 0 : !(s & state))
+			return false;
+	}
+	if (filter_tgid && !bpf_map_lookup_elem(&tgids, &tgid))
+		return false;
+	if (filter_tid && !bpf_map_lookup_elem(&tids, &tid))
+		return false;
+	return true;
+}
+
+static __always_inline void switch_out(void *ctx, struct task_struct *prev, __u64 now)
+{
+	if (!wanted(prev))
+		return;
+	struct start *st = bpf_task_storage_get(&starts, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	st->user_state = STACK_SKIPPED;
+	st->user_stack = 0;
+	st->kernel_state = STACK_SKIPPED;
+	st->kernel_stack = 0;
+	if (kernel_stacks)
+		st->kernel_state = take_stack(ctx, kernel_skip & BPF_F_SKIP_FIELD_MASK, &st->kernel_stack);
+	if (user_stacks)
+		/* A kernel thread has no user stack: say so without a walk. */
+		st->user_state = (prev->flags & PF_KTHREAD) ? STACK_ABSENT :
+			take_stack(ctx, BPF_F_USER_STACK, &st->user_stack);
+	st->ts = now;
+}
+
+static __always_inline void switch_in(struct task_struct *next, __u64 now)
+{
+	struct start *st = bpf_task_storage_get(&starts, next, 0, 0);
+	if (!st || st->ts == 0)
+		return;
+	__u64 delta = now - st->ts;
+	st->ts = 0;
+	if (delta < min_ns || delta > max_ns)
+		return;
+
+	struct key key = {};
+	key.tgid = next->tgid;
+	key.tid = next->pid;
+	bpf_probe_read_kernel(&key.comm, sizeof(key.comm), next->comm);
+	key.user_stack = st->user_stack;
+	key.user_state = st->user_state;
+	key.kernel_stack = st->kernel_stack;
+	key.kernel_state = st->kernel_state;
+
+	struct value *v = bpf_map_lookup_elem(&counts, &key);
+	if (!v) {
+		struct value zero = {};
+		long err = bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
+		if (err && err != -EEXIST) {
+			count_loss(LOSS_COUNT_FULL);
+			return;
+		}
+		v = bpf_map_lookup_elem(&counts, &key);
+		if (!v)
+			return;
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	__sync_fetch_and_add(&v->nanos, delta);
+	if (key.tgid)
+		announce(key.tgid);
+}
+
+/* Arguments: bool preempt, struct task_struct *prev, struct task_struct *next
+ * (and on newer kernels unsigned int prev_state, unused here). */
+SEC("tp_btf/sched_switch")
+int on_switch(unsigned long long *ctx)
+{
+	struct task_struct *prev = (struct task_struct *)ctx[1];
+	struct task_struct *next = (struct task_struct *)ctx[2];
+	__u64 now = bpf_ktime_get_ns();
+
+	switch_out(ctx, prev, now);
+	switch_in(next, now);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int on_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_map_delete_elem(&seen, &tgid);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,250 @@
+// Package offcpu measures where and for how long threads block, with a BPF
+// program on the sched_switch BTF tracepoint that sums blocked time in the
+// kernel, keyed by thread and stacks.
+package offcpu
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/emberprof/ember/bpfenv"
+	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/stackmap"
+	"golang.org/x/sys/unix"
+)
+
+// Config says which blocks to measure.
+type Config struct {
+	// PIDs and TIDs, when set, keep only these processes or threads.
+	PIDs []uint32
+	TIDs []uint32
+	// UserThreadsOnly and KernelThreadsOnly keep one kind of thread (-u, -k).
+	UserThreadsOnly   bool
+	KernelThreadsOnly bool
+	// State, when non-nil, keeps threads that left the CPU in this state, as
+	// BCC's --state: 0 means preempted while running, anything else is a mask
+	// of task states (2 is TASK_UNINTERRUPTIBLE).
+	State *uint32
+	// MinBlock and MaxBlock bound the blocks counted, inclusive; MaxBlock 0
+	// means no bound.
+	MinBlock, MaxBlock time.Duration
+	// KernelStacks and UserStacks say which stacks to take.
+	KernelStacks bool
+	UserStacks   bool
+	// StackStorageSize bounds the number of distinct stacks stored.
+	StackStorageSize uint32
+}
+
+// kernelSkip is how many frames bpf_get_stack returns above __schedule when
+// called from the sched_switch program: the program itself and
+// bpf_trace_run4. TestSleeperStacks checks that __schedule comes first.
+const kernelSkip = 2
+
+// Tracer is a loaded and attached off-CPU program.
+type Tracer struct {
+	cfg   Config
+	objs  offcpuObjects
+	links []link.Link
+	ring  *ringbuf.Reader
+}
+
+// Open loads the BPF program and starts measuring.
+func Open(cfg Config) (*Tracer, error) {
+	if err := bpfenv.Check(); err != nil {
+		return nil, err
+	}
+	if cfg.UserThreadsOnly && cfg.KernelThreadsOnly {
+		return nil, errors.New("offcpu: user threads only and kernel threads only exclude each other")
+	}
+	if cfg.MaxBlock != 0 && cfg.MaxBlock < cfg.MinBlock {
+		return nil, fmt.Errorf("offcpu: maximum block time %v is below the minimum %v", cfg.MaxBlock, cfg.MinBlock)
+	}
+	spec, err := loadOffcpu()
+	if err != nil {
+		return nil, err
+	}
+	maxNs := ^uint64(0)
+	if cfg.MaxBlock > 0 {
+		maxNs = uint64(cfg.MaxBlock)
+	}
+	var state uint32
+	if cfg.State != nil {
+		state = *cfg.State
+	}
+	vars := map[string]any{
+		"filter_tgid":         len(cfg.PIDs) > 0,
+		"filter_tid":          len(cfg.TIDs) > 0,
+		"user_threads_only":   cfg.UserThreadsOnly,
+		"kernel_threads_only": cfg.KernelThreadsOnly,
+		"filter_state":        cfg.State != nil,
+		"state":               state,
+		"min_ns":              uint64(cfg.MinBlock),
+		"max_ns":              maxNs,
+		"kernel_stacks":       cfg.KernelStacks,
+		"user_stacks":         cfg.UserStacks,
+		"kernel_skip":         uint32(kernelSkip),
+	}
+	for name, v := range vars {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	if cfg.StackStorageSize > 0 {
+		spec.Maps["stacks"].MaxEntries = cfg.StackStorageSize
+	}
+	t := &Tracer{cfg: cfg}
+	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
+		return nil, bpfenv.Explain("load off-CPU program", err)
+	}
+	if err := t.start(); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Tracer) start() error {
+	one := uint8(1)
+	for _, p := range t.cfg.PIDs {
+		if err := t.objs.Tgids.Put(p, one); err != nil {
+			return fmt.Errorf("add pid %d to filter: %w", p, err)
+		}
+	}
+	for _, id := range t.cfg.TIDs {
+		if err := t.objs.Tids.Put(id, one); err != nil {
+			return fmt.Errorf("add tid %d to filter: %w", id, err)
+		}
+	}
+	ring, err := ringbuf.NewReader(t.objs.NewProcs)
+	if err != nil {
+		return fmt.Errorf("open process ring: %w", err)
+	}
+	t.ring = ring
+	progs := []struct {
+		name string
+		prog *ebpf.Program
+	}{
+		{"sched_process_exec", t.objs.OnExec},
+		{"sched_switch", t.objs.OnSwitch},
+	}
+	for _, p := range progs {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p.prog, AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			return bpfenv.Explain("attach "+p.name, err)
+		}
+		t.links = append(t.links, l)
+	}
+	return nil
+}
+
+// NewProcesses calls fn with the process ID of each process seen blocking for
+// the first time (and again after it execs) until ctx ends; fn runs on the
+// caller's goroutine. It can be called once: ending ctx closes the ring.
+func (t *Tracer) NewProcesses(ctx context.Context, fn func(tgid uint32)) error {
+	// Closing is the only way to interrupt a blocked read.
+	stop := context.AfterFunc(ctx, func() { t.ring.Close() })
+	defer stop()
+	var rec ringbuf.Record
+	for {
+		if err := t.ring.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("read new processes: %w", err)
+		}
+		if len(rec.RawSample) >= 4 {
+			fn(binary.NativeEndian.Uint32(rec.RawSample))
+		}
+	}
+}
+
+// Stop detaches the programs, so that what Read returns is final.
+func (t *Tracer) Stop() {
+	for _, l := range t.links {
+		l.Close()
+	}
+	t.links = nil
+}
+
+// Read returns every (thread, stacks) entry with its block count and total
+// blocked time, and the loss counters.
+func (t *Tracer) Read() ([]sample.Record, sample.Losses, error) {
+	stacks := stackmap.NewReader(t.objs.Stacks)
+	var (
+		recs []sample.Record
+		key  offcpuKey
+		val  offcpuValue
+	)
+	it := t.objs.Counts.Iterate()
+	for it.Next(&key, &val) {
+		ks, err := stacks.Stack(key.KernelStack, key.KernelState)
+		if err != nil {
+			return nil, sample.Losses{}, err
+		}
+		us, err := stacks.Stack(key.UserStack, key.UserState)
+		if err != nil {
+			return nil, sample.Losses{}, err
+		}
+		recs = append(recs, sample.Record{
+			TGID:   key.Tgid,
+			TID:    key.Tid,
+			Comm:   commString(key.Comm[:]),
+			Kernel: ks,
+			User:   us,
+			Count:  val.Count,
+			Nanos:  val.Nanos,
+		})
+	}
+	if err := it.Err(); err != nil {
+		return nil, sample.Losses{}, fmt.Errorf("read counts: %w", err)
+	}
+	losses, err := stackmap.ReadLosses(t.objs.Losses)
+	return recs, losses, err
+}
+
+// EnableStats makes the kernel account BPF run time until the returned
+// closer is closed.
+func EnableStats() (io.Closer, error) {
+	c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		return nil, fmt.Errorf("enable BPF run-time stats: %w", err)
+	}
+	return c, nil
+}
+
+// RunStats returns how often the sched_switch program ran and for how long
+// in all, as counted while EnableStats was on.
+func (t *Tracer) RunStats() (runs uint64, total time.Duration, err error) {
+	st, err := t.objs.OnSwitch.Stats()
+	if err != nil {
+		return 0, 0, fmt.Errorf("read off-CPU program stats: %w", err)
+	}
+	return st.RunCount, st.Runtime, nil
+}
+
+// Close detaches and unloads everything.
+func (t *Tracer) Close() error {
+	t.Stop()
+	if t.ring != nil {
+		t.ring.Close()
+	}
+	return t.objs.Close()
+}
+
+func commString(c []int8) string {
+	b := make([]byte, 0, len(c))
+	for _, v := range c {
+		if v == 0 {
+			break
+		}
+		b = append(b, byte(v))
+	}
+	return string(b)
+}

@@ -1,0 +1,264 @@
+package offcpu_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/flamegraph"
+	"github.com/emberprof/ember/offcpu"
+	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/symbolize"
+)
+
+const sleeperPath = "../testdata/sleeper/sleeper"
+
+// sleeper is a testdata/sleeper process held at its start until released.
+type sleeper struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	pid   uint32
+}
+
+// startSleeper starts a sleeper that, once released, sleeps n times for ms
+// milliseconds through main -> sleep_a -> sleep_b.
+func startSleeper(t *testing.T, n, ms int) *sleeper {
+	t.Helper()
+	cmd := exec.Command(sleeperPath, strconv.Itoa(n), strconv.Itoa(ms), "wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start sleeper (run make -C testdata): %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return &sleeper{cmd: cmd, stdin: stdin, pid: uint32(cmd.Process.Pid)}
+}
+
+// release lets the sleeper start sleeping.
+func (s *sleeper) release(t *testing.T) {
+	t.Helper()
+	if _, err := s.stdin.Write([]byte{1}); err != nil {
+		t.Fatalf("release sleeper %d: %v", s.pid, err)
+	}
+}
+
+func (s *sleeper) wait(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("sleeper %d: %v", s.pid, err)
+	}
+}
+
+// trace attaches with cfg, runs work, and returns what was recorded, with
+// the processes seen captured in sym when it is not nil.
+func trace(t *testing.T, cfg offcpu.Config, sym *symbolize.Symbolizer, work func()) ([]sample.Record, sample.Losses) {
+	t.Helper()
+	tr, err := offcpu.Open(cfg)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer tr.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- tr.NewProcesses(ctx, func(pid uint32) {
+			if sym != nil {
+				sym.Capture(pid)
+			}
+		})
+	}()
+	work()
+	tr.Stop()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	recs, losses, err := tr.Read()
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return recs, losses
+}
+
+func defaultConfig() offcpu.Config {
+	return offcpu.Config{MinBlock: time.Microsecond, KernelStacks: true, UserStacks: true}
+}
+
+// nanosByPID sums blocked time per process.
+func nanosByPID(recs []sample.Record) map[uint32]uint64 {
+	m := map[uint32]uint64{}
+	for _, r := range recs {
+		m[r.TGID] += r.Nanos
+	}
+	return m
+}
+
+// TestSleeperStacks checks the blocked total of a program that sleeps 20 x 50
+// ms, and that its stacks show its call chain under a scheduler frame.
+func TestSleeperStacks(t *testing.T) {
+	bpftest.Require(t)
+	const n, ms = 20, 50
+	s := startSleeper(t, n, ms)
+	sym := symbolize.New(symbolize.Config{})
+	defer sym.Close()
+	cfg := defaultConfig()
+	cfg.PIDs = []uint32{s.pid}
+	recs, losses := trace(t, cfg, sym, func() { s.release(t); s.wait(t) })
+	if len(recs) == 0 {
+		t.Fatal("no blocks recorded")
+	}
+	if losses.Stacks() > 0 || losses.CountMapFull > 0 {
+		t.Errorf("losses: %+v", losses)
+	}
+	prof, err := sym.Profile(recs, symbolize.ProfileOptions{OffCPU: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stacks, err := flamegraph.Fold(prof, flamegraph.FoldOptions{SampleIndex: 1, Divisor: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total, chained float64
+	var folded strings.Builder
+	flamegraph.WriteFolded(&folded, stacks)
+	for _, st := range stacks {
+		if st.Frames[0] != "sleeper" {
+			t.Errorf("a stack of another process with -p: %q", st.Frames)
+		}
+		total += st.Value
+		// Root first: the chain in user space, then the kernel's path ending
+		// in the scheduler.
+		i := slices.Index(st.Frames, "main")
+		if i >= 0 && i+2 < len(st.Frames) && st.Frames[i+1] == "sleep_a" && st.Frames[i+2] == "sleep_b" &&
+			st.Frames[len(st.Frames)-1] == "__schedule" && slices.Contains(st.Frames, "schedule") {
+			chained += st.Value
+		}
+	}
+	want := float64(n * ms * 1000)
+	t.Logf("blocked %.0f µs (want %.0f±15%%), %.0f µs under main;sleep_a;sleep_b;...;schedule;__schedule\n%s", total, want, chained, folded.String())
+	if total < want*0.85 || total > want*1.15 {
+		t.Errorf("blocked %.0f µs, want %.0f±15%%", total, want)
+	}
+	if chained < want*0.85 {
+		t.Errorf("only %.0f µs show the chain ending in __schedule", chained)
+	}
+}
+
+// TestMinBlockDropsShortBlocks runs a sleeper of 1 ms blocks beside one of 30
+// ms blocks: -m 10000 keeps only the second.
+func TestMinBlockDropsShortBlocks(t *testing.T) {
+	bpftest.Require(t)
+	short, long := startSleeper(t, 50, 1), startSleeper(t, 4, 30)
+	cfg := defaultConfig()
+	cfg.PIDs = []uint32{short.pid, long.pid}
+	cfg.MinBlock = 10 * time.Millisecond
+	recs, _ := trace(t, cfg, nil, func() {
+		short.release(t)
+		long.release(t)
+		short.wait(t)
+		long.wait(t)
+	})
+	got := nanosByPID(recs)
+	t.Logf("blocked ns by pid: %v (short %d, long %d)", got, short.pid, long.pid)
+	if got[short.pid] != 0 {
+		t.Errorf("-m 10ms kept %v of 1 ms blocks", time.Duration(got[short.pid]))
+	}
+	if want := uint64(4 * 30 * time.Millisecond); got[long.pid] < want*85/100 {
+		t.Errorf("-m 10ms kept %v of the 30 ms blocks, want about %v", time.Duration(got[long.pid]), time.Duration(want))
+	}
+	for _, r := range recs {
+		if r.Nanos < uint64(10*time.Millisecond)*r.Count {
+			t.Errorf("entry %+v averages under the 10 ms minimum", r)
+		}
+	}
+}
+
+// TestPIDFilterKeepsOneProcess runs two sleepers and traces one.
+func TestPIDFilterKeepsOneProcess(t *testing.T) {
+	bpftest.Require(t)
+	a, b := startSleeper(t, 5, 10), startSleeper(t, 5, 10)
+	cfg := defaultConfig()
+	cfg.PIDs = []uint32{a.pid}
+	recs, _ := trace(t, cfg, nil, func() {
+		a.release(t)
+		b.release(t)
+		a.wait(t)
+		b.wait(t)
+	})
+	got := nanosByPID(recs)
+	if len(got) != 1 || got[a.pid] == 0 {
+		t.Errorf("-p %d: blocked ns by pid %v, want only %d", a.pid, got, a.pid)
+	}
+}
+
+// isKernelThread reports whether pid is a kernel thread, from the PF_KTHREAD
+// flag in /proc/PID/stat; ok is false when the process is gone.
+func isKernelThread(pid uint32) (kthread, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false, false
+	}
+	// flags is the 9th field, the 7th after the parenthesized comm.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	flags, err := strconv.ParseUint(f[6], 10, 64)
+	if err != nil {
+		return false, false
+	}
+	const pfKthread = 0x00200000
+	return flags&pfKthread != 0, true
+}
+
+// TestThreadKindFilters checks that -u keeps user threads only and -k kernel
+// threads only.
+func TestThreadKindFilters(t *testing.T) {
+	bpftest.Require(t)
+	for _, kernel := range []bool{false, true} {
+		name := map[bool]string{false: "-u", true: "-k"}[kernel]
+		t.Run(name, func(t *testing.T) {
+			s := startSleeper(t, 10, 20)
+			cfg := defaultConfig()
+			cfg.UserThreadsOnly, cfg.KernelThreadsOnly = !kernel, kernel
+			recs, _ := trace(t, cfg, nil, func() { s.release(t); s.wait(t) })
+			var checked, sleeperNanos uint64
+			for _, r := range recs {
+				if r.TGID == s.pid {
+					sleeperNanos += r.Nanos
+				}
+				kthread, ok := isKernelThread(r.TID)
+				if !ok {
+					continue // exited since
+				}
+				checked++
+				if kthread != kernel {
+					t.Errorf("%s kept %s (tid %d), kernel thread %v", name, r.Comm, r.TID, kthread)
+				}
+				if kthread && r.User.State != sample.StackAbsent {
+					t.Errorf("kernel thread %s (tid %d) has user stack state %v", r.Comm, r.TID, r.User.State)
+				}
+			}
+			t.Logf("%s: %d entries, %d of live threads checked, sleeper blocked %v", name, len(recs), checked, time.Duration(sleeperNanos))
+			if checked == 0 {
+				t.Errorf("%s: no entry of a live thread to check", name)
+			}
+			if kernel && sleeperNanos != 0 {
+				t.Errorf("-k kept the sleeper's blocks")
+			}
+			if !kernel && sleeperNanos < uint64(10*20*time.Millisecond)*85/100 {
+				t.Errorf("-u kept only %v of the sleeper's 200 ms", time.Duration(sleeperNanos))
+			}
+		})
+	}
+}
