@@ -60,6 +60,14 @@ type unitInfo struct {
 type lineSeq struct {
 	lo, hi uint64
 	rows   []lineRow
+	discs  []rowDisc // of the few rows with a discriminator, by row
+}
+
+// rowDisc is the discriminator of row i of a sequence: kept apart, as most
+// rows have none and rows are most of a unit's memory.
+type rowDisc struct {
+	i    int32
+	disc uint32
 }
 
 type lineRow struct {
@@ -75,6 +83,7 @@ type scope struct {
 	origin   uint64                   // .debug_info offset of the naming entry
 	callFile int32
 	callLine int32
+	callDisc uint32
 	ranges   [][2]uint64
 	children []*scope
 	index    []funcRange // children's ranges by address, when there are many
@@ -218,14 +227,14 @@ func (d *dwarfInfo) frames(addr uint64, outerNamed bool) (frames []Frame, err er
 	if u.err != nil {
 		return nil, u.err
 	}
-	file, line := u.lineAt(addr)
+	file, line, disc := u.lineAt(addr)
 	var buf [16]*scope
 	chain := u.scopesAt(addr, buf[:0])
 	if len(chain) == 0 {
 		if file == "" && line == 0 {
 			return nil, nil
 		}
-		return []Frame{{File: file, Line: line}}, nil
+		return []Frame{{File: file, Line: line, Discriminator: disc}}, nil
 	}
 	frames = make([]Frame, 0, len(chain))
 	for k := len(chain) - 1; k >= 0; k-- {
@@ -240,9 +249,9 @@ func (d *dwarfInfo) frames(addr uint64, outerNamed bool) (frames []Frame, err er
 			fn = &n
 			chain[k].name.Store(fn)
 		}
-		frames = append(frames, Frame{Name: fn.name, SystemName: fn.sys, File: file, Line: line})
+		frames = append(frames, Frame{Name: fn.name, SystemName: fn.sys, File: file, Line: line, Discriminator: disc})
 		// The next frame out is at the call site of this inlined call.
-		file, line = u.file(chain[k].callFile), int(chain[k].callLine)
+		file, line, disc = u.file(chain[k].callFile), int(chain[k].callLine), int(chain[k].callDisc)
 	}
 	return frames, nil
 }
@@ -254,8 +263,8 @@ func (u *unitInfo) file(i int32) string {
 	return u.files[i]
 }
 
-// lineAt returns the file and line of the row covering addr.
-func (u *unitInfo) lineAt(addr uint64) (string, int) {
+// lineAt returns the file, line and discriminator of the row covering addr.
+func (u *unitInfo) lineAt(addr uint64) (string, int, int) {
 	i := sort.Search(len(u.seqs), func(i int) bool { return u.seqs[i].lo > addr }) - 1
 	for n := 0; i >= 0 && n < 16; i, n = i-1, n+1 {
 		s := &u.seqs[i]
@@ -265,11 +274,15 @@ func (u *unitInfo) lineAt(addr uint64) (string, int) {
 		// Of several rows at one address, the last one wins, as in LLVM.
 		j := sort.Search(len(s.rows), func(j int) bool { return s.rows[j].addr > addr }) - 1
 		if j < 0 {
-			return "", 0
+			return "", 0, 0
 		}
-		return u.file(s.rows[j].file), int(s.rows[j].line)
+		disc := 0
+		if k := sort.Search(len(s.discs), func(k int) bool { return int(s.discs[k].i) >= j }); k < len(s.discs) && int(s.discs[k].i) == j {
+			disc = int(s.discs[k].disc)
+		}
+		return u.file(s.rows[j].file), int(s.rows[j].line), disc
 	}
-	return "", 0
+	return "", 0, 0
 }
 
 // scopesAt appends to chain the function covering addr and the inlined calls
@@ -459,7 +472,7 @@ func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
 		case tagSubprogram, tagInlinedSubroutine:
 			var low, high, rng attrValue
 			var origin, sibling attrValue
-			var callFile, callLine uint64
+			var callFile, callLine, callDisc uint64
 			for i := range a.attrs {
 				spec := &a.attrs[i]
 				switch spec.attr {
@@ -475,6 +488,8 @@ func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
 					callFile = s.readValue(&r, h, spec).v
 				case atCallLine:
 					callLine = s.readValue(&r, h, spec).v
+				case atGNUDiscriminator:
+					callDisc = s.readValue(&r, h, spec).v
 				case atSibling:
 					sibling = s.readValue(&r, h, spec)
 				default:
@@ -517,6 +532,7 @@ func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
 				sc.origin = off
 				sc.callFile = int32(min(callFile, 1<<31-1))
 				sc.callLine = int32(min(callLine, 1<<31-1))
+				sc.callDisc = uint32(min(callDisc, 1<<32-1))
 				sc.ranges = alloc.rangeList(ranges)
 				kids = append(kids, sc)
 			}

@@ -154,8 +154,11 @@ func llvmFrames(t *testing.T, tool, path string, addrs []uint64) []string {
 		name, loc := lines[i], lines[i+1]
 		i++
 		c := strings.LastIndexByte(loc, ':')
-		var line int
+		var line, disc int
 		fmt.Sscan(loc[c+1:], &line)
+		if _, d, ok := strings.Cut(loc[c+1:], " (discriminator "); ok {
+			fmt.Sscan(d, &disc)
+		}
 		file := loc[:c]
 		if file == "??" {
 			file = ""
@@ -163,7 +166,7 @@ func llvmFrames(t *testing.T, tool, path string, addrs []uint64) []string {
 		if name == "??" {
 			name = ""
 		}
-		cur = append(cur, Frame{Name: name, File: file, Line: line})
+		cur = append(cur, Frame{Name: name, File: file, Line: line, Discriminator: disc})
 	}
 	blocks = append(blocks, formatFrames(cur))
 	if len(blocks) != len(addrs) {
@@ -210,7 +213,8 @@ func normName(name string) string {
 	return name
 }
 
-// formatFrames writes frames as one comparable string, with the differences
+// formatFrames writes frames (discriminators included, as llvm-addr2line
+// prints them) as one comparable string, with the differences
 // that are style rather than substance taken out: Rust's legacy hash suffix
 // (LLVM 14 prints it, pprof and rustfilt do not) and unclean paths ("a/./b").
 func formatFrames(frames []Frame) string {
@@ -227,6 +231,9 @@ func formatFrames(frames []Frame) string {
 			file = path.Clean(file)
 		}
 		fmt.Fprintf(&b, "%s @ %s:%d", normName(f.Name), file, f.Line)
+		if f.Discriminator != 0 {
+			fmt.Fprintf(&b, " (discriminator %d)", f.Discriminator)
+		}
 	}
 	return b.String()
 }

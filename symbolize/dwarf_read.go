@@ -174,23 +174,24 @@ const (
 	tagTryBlock          = 0x32
 	tagCatchBlock        = 0x25
 
-	atSibling         = 0x01
-	atName            = 0x03
-	atStmtList        = 0x10
-	atLowPC           = 0x11
-	atHighPC          = 0x12
-	atCompDir         = 0x1b
-	atProducer        = 0x25
-	atAbstractOrigin  = 0x31
-	atSpecification   = 0x47
-	atRanges          = 0x55
-	atCallFile        = 0x58
-	atCallLine        = 0x59
-	atLinkageName     = 0x6e
-	atStrOffsetsBase  = 0x72
-	atAddrBase        = 0x73
-	atRnglistsBase    = 0x74
-	atMIPSLinkageName = 0x2007
+	atSibling          = 0x01
+	atName             = 0x03
+	atStmtList         = 0x10
+	atLowPC            = 0x11
+	atHighPC           = 0x12
+	atCompDir          = 0x1b
+	atProducer         = 0x25
+	atAbstractOrigin   = 0x31
+	atSpecification    = 0x47
+	atRanges           = 0x55
+	atCallFile         = 0x58
+	atCallLine         = 0x59
+	atLinkageName      = 0x6e
+	atStrOffsetsBase   = 0x72
+	atAddrBase         = 0x73
+	atRnglistsBase     = 0x74
+	atMIPSLinkageName  = 0x2007
+	atGNUDiscriminator = 0x2136
 
 	formAddr          = 0x01
 	formBlock2        = 0x03
@@ -937,12 +938,19 @@ func (s *dwarfSections) readLineTable(u *unitHeader, off uint64) (lineTable, err
 		all          = make([]lineRow, 0, (len(r.b)-progStart)/3+16)
 		first        = 0 // of the current sequence in all
 		spans [][2]int
+		disc  uint64
+		discs []rowDisc // by index in all
 	)
 	emit := func() {
+		d := disc
+		disc = 0 // each row has its own
 		if n := len(all); n > first && addr < all[n-1].addr {
 			// Rows must increase within a sequence; a malformed
 			// table that goes back is cut here.
 			return
+		}
+		if d != 0 {
+			discs = append(discs, rowDisc{i: int32(min(len(all), 1<<31-1)), disc: uint32(min(d, 1<<32-1))})
 		}
 		all = append(all, lineRow{addr: addr, file: int32(min(file, 1<<31-1)), line: int32(line)})
 	}
@@ -970,15 +978,20 @@ func (s *dwarfSections) readLineTable(u *unitHeader, off uint64) (lineTable, err
 					spans = append(spans, [2]int{first, len(all)})
 				} else {
 					all = all[:first]
+					for len(discs) > 0 && int(discs[len(discs)-1].i) >= first {
+						discs = discs[:len(discs)-1]
+					}
 				}
 				first = len(all)
-				addr, file, line = 0, 1, 1
+				addr, file, line, disc = 0, 1, 1, 0
 			case 2: // DW_LNE_set_address
 				if w := end - r.off; w > 0 && w <= 8 {
 					addr = r.un(w)
 				} else {
 					addr = r.un(addrSize)
 				}
+			case 4: // DW_LNE_set_discriminator
+				disc = r.uleb()
 			case 3: // DW_LNE_define_file (DWARF 2–4)
 				name := r.cstr()
 				di := r.uleb()
@@ -1007,8 +1020,21 @@ func (s *dwarfSections) readLineTable(u *unitHeader, off uint64) (lineTable, err
 			}
 		}
 	}
+	d := 0
 	for i, sp := range spans {
 		t.seqs[i].rows = all[sp[0]:sp[1]:sp[1]]
+		// Discriminators of the sequence, renumbered from its first row.
+		for d < len(discs) && int(discs[d].i) < sp[0] {
+			d++
+		}
+		start := d
+		for d < len(discs) && int(discs[d].i) < sp[1] {
+			discs[d].i -= int32(sp[0])
+			d++
+		}
+		if d > start {
+			t.seqs[i].discs = discs[start:d:d]
+		}
 	}
 	for i, f := range t.files {
 		if f != "" && !abs(f) && f[0] != '<' && u.compDir != "" {

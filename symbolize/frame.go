@@ -7,4 +7,8 @@ type Frame struct {
 	SystemName string // as in the symbol table (mangled); equal to Name when not mangled
 	File       string // "" when unknown
 	Line       int    // 0 when unknown
+	// Discriminator tells apart code blocks on one line (DWARF 4's line
+	// table, or DW_AT_GNU_discriminator of an inlined call's site); 0
+	// when none. llvm-addr2line prints it after the line.
+	Discriminator int
 }

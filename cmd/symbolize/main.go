@@ -245,6 +245,11 @@ func (c *config) print(w io.Writer, addr uint64, frames []symbolize.Frame) {
 		b = append(b, file...)
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(f.Line), 10)
+		if f.Discriminator != 0 {
+			b = append(b, " (discriminator "...)
+			b = strconv.AppendInt(b, int64(f.Discriminator), 10)
+			b = append(b, ')')
+		}
 		b = append(b, '\n')
 	}
 	w.Write(b)
