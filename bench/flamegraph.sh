@@ -7,7 +7,10 @@
 #   FLAMEGRAPH_PL=/tmp/flamegraph.pl bench/flamegraph.sh
 #
 # With a chromium on PATH it then times how long headless Chromium takes to
-# open each of our SVGs (flamegraph/browser_test.go, TestBrowserLoadTime).
+# open each of our SVGs (flamegraph/browser_test.go, TestBrowserLoadTime):
+# the median of 3 opens, from setting the location to the first frame drawn
+# after the load event. Timings on a shared machine move with its load, so
+# the load average is printed beside them.
 #
 # Environment: SIZES (line counts, default "10000 100000 1000000"),
 # BENCH_DIR (where inputs and outputs go, default /tmp/ember-flamegraph-bench;
@@ -55,7 +58,7 @@ for n in $sizes; do
 	set -- $(run "$work/ours-$n.svg" "$work/flamegraph" "$in")
 	ours_s=$1 ours_mb=$2
 	svg_kb=$(( $(wc -c <"$work/ours-$n.svg") / 1024 ))
-	frames=$(grep -c '^<g><title>' "$work/ours-$n.svg" || true)
+	frames=$(grep -c ' data-title="' "$work/ours-$n.svg" || true)
 	if [ -n "$pl" ]; then
 		set -- $(run "$work/pl-$n.svg" perl "$pl" "$in")
 		pl_s=$1 pl_mb=$2
@@ -73,7 +76,9 @@ if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null
 	for n in $sizes; do
 		svgs="$svgs $work/ours-$n.svg"
 	done
+	echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 	EMBER_FLAMEGRAPH_SVGS="$svgs" go test ./flamegraph -run TestBrowserLoadTime -count 1 -v | grep '^browser-load' || true
+	echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 else
 	echo "browser-load skipped (no chromium)"
 fi

@@ -10,11 +10,15 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -88,14 +92,16 @@ const readState = `(() => {
 	s.unzoomHidden = document.getElementById("unzoom").classList.contains("hide");
 	s.query = window.location.search;
 	s.ic = document.getElementById("ignorecase").getAttribute("class") || "";
-	for (const g of document.getElementById("frames").children) {
-		const t = g.querySelector("title").textContent;
+	for (const r of document.querySelectorAll("#frames rect")) {
+		const t = r.getAttribute("data-title");
 		const name = t.substring(0, t.lastIndexOf(" ("));
-		const r = g.querySelector("rect");
 		s.rects[name] = r.getAttribute("x") + " " + r.getAttribute("width");
-		s.classes[name] = g.getAttribute("class") || "";
-		const text = g.querySelector("text");
-		s.labels[name] = text ? text.textContent : "";
+		s.classes[name] = r.getAttribute("class") || "";
+		const text = r.nextElementSibling;
+		s.labels[name] = text && text.nodeName === "text" ? text.textContent : "";
+		if (text && text.nodeName === "text" && (text.getAttribute("class") || "") !== s.classes[name]) {
+			s.classes[name] += " (label: " + text.getAttribute("class") + ")";
+		}
 		if (r.getAttribute("fill") === "rgb(230,0,230)") s.highlighted.push(name);
 	}
 	return JSON.stringify(s);
@@ -114,13 +120,34 @@ func state(t *testing.T, ctx context.Context) viewState {
 	return s
 }
 
-// clickFrame clicks the middle of the frame named name, as a user would.
+// clickFrame clicks the middle of the frame named name, as a user would:
+// over its label, if it has one.
 func clickFrame(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	xy := middle(t, ctx, name, "r")
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
+		t.Fatalf("click %q: %v", name, err)
+	}
+}
+
+// hoverLabel moves the mouse over the middle of the label of the frame named
+// name.
+func hoverLabel(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	xy := middle(t, ctx, name, "r.nextElementSibling")
+	if err := chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, xy[0], xy[1])); err != nil {
+		t.Fatalf("hover %q: %v", name, err)
+	}
+}
+
+// middle returns the middle of an element of the frame named name: the
+// expression elem of its rect r.
+func middle(t *testing.T, ctx context.Context, name, elem string) []float64 {
+	t.Helper()
 	js := `(() => {
-		for (const g of document.getElementById("frames").children) {
-			if (g.querySelector("title").textContent.startsWith(` + jsString(name+" (") + `)) {
-				const b = g.querySelector("rect").getBoundingClientRect();
+		for (const r of document.querySelectorAll("#frames rect")) {
+			if (r.getAttribute("data-title").startsWith(` + jsString(name+" (") + `)) {
+				const b = (` + elem + `).getBoundingClientRect();
 				return [b.x + b.width / 2, b.y + b.height / 2];
 			}
 		}
@@ -130,9 +157,7 @@ func clickFrame(t *testing.T, ctx context.Context, name string) {
 	if err != nil || len(xy) != 2 {
 		t.Fatalf("find frame %q: %v %v", name, xy, err)
 	}
-	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
-		t.Fatalf("click %q: %v", name, err)
-	}
+	return xy
 }
 
 func jsString(s string) string {
@@ -189,6 +214,20 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("initial state: %+v", s)
 	}
 	initial := s
+
+	// Hovering shows the details and adds the native tooltip the SVG leaves
+	// out; over a label, it is the frame under it that is hovered.
+	for _, name := range []string{"waitpid", "readline"} {
+		hoverLabel(t, ctx, name)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[document.getElementById("details").textContent, (document.querySelector("#frames rect:hover > title") || {}).textContent || ""]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"Function: " + name + " (", name + " ("}
+		if len(got) != 2 || !strings.HasPrefix(got[0], want[0]) || !strings.HasPrefix(got[1], want[1]) {
+			t.Errorf("hover over %s: details and tooltip %q, want them to start %q", name, got, want)
+		}
+	}
 
 	// Search with Ctrl-F: execute_command (65 of 204 samples) contains fork
 	// (40), which must not count twice; <b> matches the escaped frame (2).
@@ -260,13 +299,102 @@ func TestBrowser(t *testing.T) {
 	}
 }
 
+// TestBrowserGolden opens each golden SVG and checks that the script runs
+// without errors on it: hover, zoom into a frame, search, reset.
+func TestBrowserGolden(t *testing.T) {
+	paths, err := filepath.Glob("testdata/golden/*.svg")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no golden SVGs: %v", err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		http.ServeFile(w, r, filepath.Join("testdata/golden", filepath.Base(r.URL.Path)))
+	}))
+	defer srv.Close()
+	ctx := browser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	exceptions := make(chan string, 100)
+	go func() {
+		for ev, err := range chromedp.Events(ctx, cdpruntime.ExceptionThrown) {
+			if err != nil {
+				return
+			}
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			exceptions <- fmt.Sprintf("%s:%d: %s", d.URL, d.LineNumber+1, msg)
+		}
+	}()
+	const check = `(() => {
+		const rects = document.querySelectorAll("#frames rect[data-title]");
+		if (!document.getElementById("frames")) return "no frames (error SVG)";
+		if (rects.length < 2) return "only " + rects.length + " frames";
+		const rx = getComputedStyle(rects[0]).rx;
+		if (rx !== "2px") return "corners: rx " + rx;
+		for (const r of rects) {
+			if (!(r.getBBox().width > 0)) return "empty frame " + r.getAttribute("data-title");
+		}
+		const r = rects[rects.length - 1];
+		r.dispatchEvent(new MouseEvent("mouseover", {bubbles: true}));
+		if (!document.getElementById("details").textContent.includes(r.getAttribute("data-title"))) return "no details on hover";
+		r.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+		const full = (parseFloat(document.documentElement.getAttribute("width")) - 20).toFixed(2);
+		if (r.getAttribute("width") !== full) return "zoomed frame " + r.getAttribute("width") + " wide, want " + full;
+		window.flamegraph.search(".");
+		const m = document.getElementById("matched").textContent;
+		if (m !== "Matched: 100%") return "search . gave " + m;
+		window.flamegraph.resetSearch();
+		window.flamegraph.unzoom();
+		return "ok " + rects.length;
+	})()`
+	for _, p := range paths {
+		name := filepath.Base(p)
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/"+name)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](check))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.HasPrefix(got, "ok ") && !(name == "empty.svg" && got == "no frames (error SVG)") {
+			t.Errorf("%s: %s", name, got)
+		}
+	}
+	// Exceptions are reported asynchronously; give the last one time to come.
+	time.Sleep(200 * time.Millisecond)
+	for {
+		select {
+		case e := <-exceptions:
+			t.Errorf("script error: %s", e)
+			continue
+		default:
+		}
+		break
+	}
+}
+
 // TestBrowserLoadTime reports how long Chromium takes to open the SVGs
 // named in EMBER_FLAMEGRAPH_SVGS (space-separated paths), script included;
 // bench/flamegraph.sh sets it. It checks nothing otherwise.
+//
+// Each SVG is opened EMBER_FLAMEGRAPH_LOADS times (3), in turn, and the
+// median is reported: the time from setting the location to the first frame
+// the browser renders after the load event (so parsing, style, layout, the
+// script's start and the paint of the whole graph), and, from the page's
+// navigation timing, when parsing ended and when the load event ended.
 func TestBrowserLoadTime(t *testing.T) {
 	paths := strings.Fields(os.Getenv("EMBER_FLAMEGRAPH_SVGS"))
 	if len(paths) == 0 {
 		t.Skip("EMBER_FLAMEGRAPH_SVGS not set")
+	}
+	loads := 3
+	if v := os.Getenv("EMBER_FLAMEGRAPH_LOADS"); v != "" {
+		if _, err := fmt.Sscan(v, &loads); err != nil || loads < 1 {
+			t.Fatalf("EMBER_FLAMEGRAPH_LOADS=%q: want a positive number", v)
+		}
 	}
 	// Served over HTTP: navigations to file: URLs sometimes never report
 	// their load here.
@@ -276,22 +404,52 @@ func TestBrowserLoadTime(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := browser(t)
+	type timing struct{ painted, parsed, loaded float64 }
+	times := make([][]timing, len(paths))
+	frames := make([]int, len(paths))
+	for round := range loads {
+		for i, p := range paths {
+			tctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+			start := time.Now()
+			// Set the location and poll for the loaded page: chromedp's
+			// Navigate sometimes never saw the load of a large SVG here.
+			u := fmt.Sprintf("%s/?n=%d.%d&f=%s", srv.URL, round, i, url.QueryEscape(p))
+			err := chromedp.Do(tctx, chromedp.Evaluate[chromedp.Void](`location.href = `+jsString(u)))
+			loaded := false
+			for err == nil && !loaded {
+				time.Sleep(10 * time.Millisecond)
+				loaded, err = chromedp.Run(tctx, chromedp.Evaluate[bool](`location.href === `+jsString(u)+` && document.readyState === "complete" && performance.getEntriesByType("navigation")[0].loadEventEnd > 0`))
+			}
+			// Then wait for the next rendered frame: requestAnimationFrame
+			// runs before it is drawn, the timeout after.
+			var nav []float64
+			if err == nil {
+				nav, err = chromedp.Run(tctx, chromedp.Evaluate[[]float64](`new Promise(done => requestAnimationFrame(() => setTimeout(() => {
+					const n = performance.getEntriesByType("navigation")[0];
+					done([document.querySelectorAll("#frames rect").length, n.domInteractive / 1000, n.loadEventEnd / 1000]);
+				}, 0)))`, chromedp.EvalAwaitPromise))
+			}
+			painted := time.Since(start).Seconds()
+			cancel()
+			if err != nil || len(nav) != 3 {
+				t.Fatalf("open %s: %v", p, err)
+			}
+			frames[i] = int(nav[0])
+			times[i] = append(times[i], timing{painted, nav[1], nav[2]})
+		}
+	}
 	for i, p := range paths {
-		tctx, cancel := context.WithTimeout(ctx, 120*time.Second)
-		start := time.Now()
-		// Set the location and poll for the loaded page: chromedp's Navigate
-		// sometimes never saw the load of a large SVG here.
-		u := fmt.Sprintf("%s/?n=%d&f=%s", srv.URL, i, url.QueryEscape(p))
-		err := chromedp.Do(tctx, chromedp.Evaluate[chromedp.Void](`location.href = `+jsString(u)))
-		frames := -1
-		for err == nil && frames < 0 {
-			time.Sleep(10 * time.Millisecond)
-			frames, err = chromedp.Run(tctx, chromedp.Evaluate[int](`(location.href === `+jsString(u)+` && document.readyState === "complete" && document.getElementById("frames")) ? document.getElementById("frames").children.length : -1`))
+		ts := times[i]
+		med := func(f func(timing) float64) float64 {
+			v := make([]float64, len(ts))
+			for j, x := range ts {
+				v[j] = f(x)
+			}
+			slices.Sort(v)
+			return v[len(v)/2]
 		}
-		cancel()
-		if err != nil {
-			t.Fatalf("open %s: %v", p, err)
-		}
-		fmt.Printf("browser-load %s %d frames %.2f s\n", p, frames, time.Since(start).Seconds())
+		fmt.Printf("browser-load %s %d frames %.2f s (median of %d opens, to the whole graph painted; parsed %.2f s, load event done %.2f s)\n",
+			p, frames[i], med(func(x timing) float64 { return x.painted }), loads,
+			med(func(x timing) float64 { return x.parsed }), med(func(x timing) float64 { return x.loaded }))
 	}
 }

@@ -22,6 +22,14 @@
 //   - The root frame is labelled "all"; an icicle graph leaves room for a
 //     subtitle; --colors chain colours frames below a "--" frame as wakers
 //     instead of adding a "--" frame to stacks that have none.
+//   - A frame is a <rect> whose data-title attribute holds the tooltip,
+//     followed by its <text> label if it has one, rather than a <g> holding
+//     a <title>, the <rect> and a <text>: the browser builds far fewer
+//     elements, and a graph of 17,000 frames opens in under a second. The
+//     script adds the <title>, and with it the native tooltip, on hover;
+//     viewers without scripts draw the same picture but show no tooltips.
+//     The rounded corners are a CSS rule. Frames given --nameattr links, ids
+//     or classes keep an <a> or <g> around them.
 //   - Output is byte-for-byte the same for the same input and options, unless
 //     colours are random; with integer counts (and no --flamechart) it does
 //     not depend on the order of the lines either.

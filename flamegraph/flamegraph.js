@@ -1,14 +1,21 @@
 "use strict";
 // Interactivity for ember's flame graphs: details on hover, click to zoom,
 // regexp search with the share of samples matched, and the zoom and search
-// kept in the URL so that a link reopens the same view. Frames are the
-// children of #frames, each holding a <title> ("name (N samples, P%)"), a
-// <rect> and a <text> label.
+// kept in the URL so that a link reopens the same view. Each frame is a
+// <rect> in #frames whose data-title is its tooltip ("name (N samples, P%)"),
+// followed by its <text> label if it is wide enough for one; a frame given
+// --nameattr attributes sits in an <a> or <g> of its own.
+//
+// Nothing walks the frames on load: a large graph opens as fast as the
+// browser can draw it. The list of frames is built on the first zoom or
+// search, which need them all anyway.
 (function () {
 	var svg = document.documentElement;
+	var svgns = "http://www.w3.org/2000/svg";
 	var cfg = {};
 	var ui = {};
-	var frames = [];
+	var root = null;
+	var frames = null; // built by allFrames
 	var state = { zoom: -1, term: null, ignoreCase: false };
 	var eps = 0.0001;
 
@@ -26,41 +33,30 @@
 		["details", "unzoom", "search", "ignorecase", "matched"].forEach(function (id) {
 			ui[id] = document.getElementById(id);
 		});
-		var list = document.getElementById("frames").children;
-		for (var i = 0; i < list.length; i++) {
-			var g = list[i];
-			var rect = g.querySelector("rect");
-			var text = g.querySelector("text");
-			var title = g.querySelector("title");
-			if (!rect || !title) continue;
-			var info = title.textContent;
-			var cut = info.lastIndexOf(" (");
-			g.emberFrame = frames.length;
-			frames.push({
-				g: g, rect: rect, text: text, info: info,
-				name: cut >= 0 ? info.substring(0, cut) : info,
-				x: attrNum(rect, "x"), w: attrNum(rect, "width"), y: attrNum(rect, "y"),
-				xAttr: rect.getAttribute("x"), yAttr: rect.getAttribute("y"),
-				wAttr: rect.getAttribute("width"), fill: rect.getAttribute("fill"),
-				label: text ? text.textContent : "", textX: text ? text.getAttribute("x") : null,
-				hidden: false, parent: false
-			});
-		}
-		var root = document.getElementById("frames");
+		root = document.getElementById("frames");
 		root.addEventListener("mouseover", function (e) {
-			var f = frameOf(e.target);
-			if (f) ui.details.textContent = cfg.nametype + " " + f.info;
+			var r = rectOf(e.target);
+			if (!r) return;
+			var info = r.getAttribute("data-title");
+			ui.details.textContent = cfg.nametype + " " + info;
+			if (!r.firstChild) {
+				// The native tooltip, which the SVG leaves out to open faster.
+				var title = document.createElementNS(svgns, "title");
+				title.textContent = info;
+				r.appendChild(title);
+			}
 		});
 		root.addEventListener("mouseout", function (e) {
-			if (frameOf(e.target)) ui.details.textContent = " ";
+			if (rectOf(e.target)) ui.details.textContent = " ";
 		});
 		svg.addEventListener("click", onClick);
 		window.addEventListener("keydown", onKey);
 		var p = getParams();
 		if (p.i === "1") setIgnoreCase(true);
 		if (p.x !== undefined && p.y !== undefined) {
-			for (var j = 0; j < frames.length; j++) {
-				if (frames[j].xAttr === p.x && frames[j].yAttr === p.y) {
+			var list = allFrames();
+			for (var j = 0; j < list.length; j++) {
+				if (list[j].xAttr === p.x && list[j].yAttr === p.y) {
 					zoom(j);
 					break;
 				}
@@ -69,24 +65,52 @@
 		if (p.s) search(p.s);
 	}
 
-	// frameOf returns the frame an event target belongs to, or null.
-	function frameOf(node) {
-		while (node && node !== svg) {
-			if (node.emberFrame !== undefined) return frames[node.emberFrame];
-			node = node.parentNode;
+	// allFrames reads every frame's geometry and label once, when a zoom or
+	// search first needs them.
+	function allFrames() {
+		if (frames) return frames;
+		frames = [];
+		var rects = root.getElementsByTagName("rect");
+		for (var i = 0; i < rects.length; i++) {
+			var r = rects[i];
+			var info = r.getAttribute("data-title");
+			if (info === null) continue;
+			var cut = info.lastIndexOf(" (");
+			var text = r.nextElementSibling;
+			if (text && text.nodeName !== "text") text = null;
+			r.emberFrame = frames.length;
+			frames.push({
+				r: r, text: text, info: info,
+				name: cut >= 0 ? info.substring(0, cut) : info,
+				x: attrNum(r, "x"), w: attrNum(r, "width"), y: attrNum(r, "y"),
+				xAttr: r.getAttribute("x"), yAttr: r.getAttribute("y"),
+				wAttr: r.getAttribute("width"), fill: r.getAttribute("fill"),
+				label: text ? text.textContent : "", textX: text ? text.getAttribute("x") : null,
+				hidden: false, parent: false
+			});
 		}
+		return frames;
+	}
+
+	// rectOf returns the frame <rect> an event target is or belongs to, or
+	// null. Labels take no pointer events, but a viewer may ignore that.
+	function rectOf(node) {
+		if (node && node.nodeName === "title") node = node.parentNode;
+		if (node && node.nodeName === "text") node = node.previousElementSibling;
+		if (node && node.nodeName === "rect" && node.hasAttribute("data-title")) return node;
 		return null;
 	}
 
 	function onClick(e) {
-		var f = frameOf(e.target);
-		if (f) {
-			if (f.g.nodeName === "a") {
+		var r = rectOf(e.target);
+		if (r) {
+			if (r.parentNode.nodeName === "a") {
 				// A link (--nameattr): ctrl-click follows it, a click zooms.
 				if (e.ctrlKey) return;
 				e.preventDefault();
 			}
-			zoom(f.g.emberFrame);
+			allFrames();
+			zoom(r.emberFrame);
 			return;
 		}
 		var id = e.target.id;
@@ -96,7 +120,6 @@
 			else searchPrompt();
 		} else if (id === "ignorecase") setIgnoreCase(!state.ignoreCase);
 	}
-
 	function onKey(e) {
 		if (e.key === "F3" || (e.ctrlKey && (e.key === "f" || e.key === "F"))) {
 			e.preventDefault();
@@ -150,43 +173,47 @@
 		return name.substring(0, chars - 2) + "..";
 	}
 
+	// setClass shows or hides a frame, its box and its label alike.
+	function setClass(f, hidden, parent) {
+		f.r.classList.toggle("hide", hidden);
+		f.r.classList.toggle("parent", parent);
+		if (f.text) {
+			f.text.classList.toggle("hide", hidden);
+			f.text.classList.toggle("parent", parent);
+		}
+		f.hidden = hidden;
+		f.parent = parent;
+	}
+
 	function place(f, x, w, parent) {
-		f.rect.setAttribute("x", x.toFixed(2));
-		f.rect.setAttribute("width", w.toFixed(2));
+		f.r.setAttribute("x", x.toFixed(2));
+		f.r.setAttribute("width", w.toFixed(2));
 		var label = fit(f.name, w);
 		if (!f.text && label) {
 			// Frames too narrow for a label come without a <text>.
-			f.text = document.createElementNS("http://www.w3.org/2000/svg", "text");
-			f.text.setAttribute("y", (f.y + attrNum(f.rect, "height") / 2 + 3).toString());
-			f.g.appendChild(f.text);
+			f.text = document.createElementNS(svgns, "text");
+			f.text.setAttribute("y", (f.y + attrNum(f.r, "height") / 2 + 3).toString());
+			f.r.parentNode.insertBefore(f.text, f.r.nextSibling);
 		}
 		if (f.text) {
 			f.text.setAttribute("x", (x + 3).toFixed(2));
 			f.text.textContent = label;
 		}
-		f.g.classList.remove("hide");
-		f.g.classList.toggle("parent", parent);
-		f.hidden = false;
-		f.parent = parent;
+		setClass(f, false, parent);
 	}
 
 	function hide(f) {
-		f.g.classList.add("hide");
-		f.g.classList.remove("parent");
-		f.hidden = true;
-		f.parent = false;
+		setClass(f, true, false);
 	}
 
 	function restore(f) {
-		f.rect.setAttribute("x", f.xAttr);
-		f.rect.setAttribute("width", f.wAttr);
+		f.r.setAttribute("x", f.xAttr);
+		f.r.setAttribute("width", f.wAttr);
 		if (f.text) {
 			if (f.textX !== null) f.text.setAttribute("x", f.textX);
 			f.text.textContent = f.label;
 		}
-		f.g.classList.remove("hide", "parent");
-		f.hidden = false;
-		f.parent = false;
+		setClass(f, false, false);
 	}
 
 	// isAncestor says whether frame a is below (nearer the root than) frame b
@@ -197,6 +224,7 @@
 	}
 
 	function zoom(i) {
+		allFrames();
 		var t = frames[i];
 		if (t.w >= cfg.full - eps) {
 			// The root, or a frame as wide: that is no zoom at all.
@@ -225,7 +253,9 @@
 
 	function unzoom() {
 		state.zoom = -1;
-		for (var j = 0; j < frames.length; j++) restore(frames[j]);
+		if (frames) {
+			for (var j = 0; j < frames.length; j++) restore(frames[j]);
+		}
 		ui.unzoom.classList.add("hide");
 		setParams({ x: null, y: null });
 		if (state.term !== null) search(state.term);
@@ -246,8 +276,9 @@
 	}
 
 	function clearHighlight() {
+		if (!frames) return;
 		for (var j = 0; j < frames.length; j++) {
-			frames[j].rect.setAttribute("fill", frames[j].fill);
+			frames[j].r.setAttribute("fill", frames[j].fill);
 		}
 	}
 
@@ -264,6 +295,7 @@
 			return;
 		}
 		state.term = term;
+		allFrames();
 		clearHighlight();
 		var lo = cfg.xpad, hi = cfg.xpad + cfg.full;
 		if (state.zoom >= 0) {
@@ -274,7 +306,7 @@
 		for (var j = 0; j < frames.length; j++) {
 			var f = frames[j];
 			if (!re.test(f.name)) continue;
-			f.rect.setAttribute("fill", "rgb(230,0,230)");
+			f.r.setAttribute("fill", "rgb(230,0,230)");
 			if (f.hidden) continue;
 			if (f.parent) spans.push([lo, hi]);
 			else spans.push([Math.max(f.x, lo), Math.min(f.x + f.w, hi)]);

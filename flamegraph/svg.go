@@ -483,7 +483,9 @@ func (d *drawer) chrome() {
 	#search, #ignorecase { opacity:0.1; cursor:pointer; }
 	#search:hover, #search.show, #ignorecase:hover, #ignorecase.show { opacity:1; }
 	#unzoom { cursor:pointer; }
-	#frames > *:hover { stroke:black; stroke-width:0.5; cursor:pointer; }
+	#frames rect:hover { stroke:black; stroke-width:0.5; cursor:pointer; }
+	#frames rect { rx:2px; ry:2px; }
+	#frames text { pointer-events:none; }
 	.hide { display:none; }
 	.parent { opacity:0.5; }
 </style>
@@ -532,7 +534,15 @@ func (d *drawer) appendLabel(b []byte, id string, x, y float64, text, class stri
 	return append(b, "</text>\n"...)
 }
 
-// frame writes one frame: a group with its tooltip, box and label.
+// frame writes one frame: a <rect> whose data-title attribute holds the
+// tooltip, and a <text> label after it when the frame is wide enough for one.
+//
+// flamegraph.pl writes a <g> holding a <title>, the <rect> and a <text> per
+// frame. A browser builds an SVG element by element, and on large graphs that
+// is most of the time it takes to open one: a <g> and a <title> (with its
+// text node) cost more than the <rect> itself. The script puts the <title>
+// back, for the native tooltip, on the first hover over a frame. Labels take
+// no pointer events, so that the frame under them gets the hover and clicks.
 func (d *drawer) frame(p placed) {
 	t := d.t
 	nd := t.nodes.at(p.n)
@@ -562,8 +572,12 @@ func (d *drawer) frame(p placed) {
 	}
 	attrs := d.NameAttr[name]
 	b := d.buf[:0]
+	// --nameattr frames keep a wrapper: a link, or a group for the id and
+	// class given, as flamegraph.pl puts them on its group.
 	href := attrs["href"]
+	wrap := ""
 	if href != "" {
+		wrap = "a"
 		b = append(b, `<a xlink:href="`...)
 		b = d.appendText(b, href, true)
 		b = append(b, `" target="`...)
@@ -573,25 +587,23 @@ func (d *drawer) frame(p placed) {
 		}
 		b = d.appendText(b, target, true)
 		b = append(b, '"')
-	} else {
+	} else if attrs["id"] != "" || attrs["class"] != "" {
+		wrap = "g"
 		b = append(b, "<g"...)
 	}
-	for _, k := range []string{"id", "class"} {
-		if v := attrs[k]; v != "" {
-			b = append(b, ' ')
-			b = append(b, k...)
-			b = append(b, `="`...)
-			b = d.appendText(b, v, true)
-			b = append(b, '"')
+	if wrap != "" {
+		for _, k := range []string{"id", "class"} {
+			if v := attrs[k]; v != "" {
+				b = append(b, ' ')
+				b = append(b, k...)
+				b = append(b, `="`...)
+				b = d.appendText(b, v, true)
+				b = append(b, '"')
+			}
 		}
+		b = append(b, '>')
 	}
-	b = append(b, "><title>"...)
-	if title := attrs["title"]; title != "" {
-		b = d.appendText(b, title, false)
-	} else {
-		b = d.appendInfo(b, p.n, label, value)
-	}
-	b = append(b, `</title><rect x="`...)
+	b = append(b, `<rect x="`...)
 	b = appendHundredths(b, x1)
 	b = append(b, `" y="`...)
 	b = appendNum(b, y1)
@@ -601,7 +613,14 @@ func (d *drawer) frame(p placed) {
 	b = appendNum(b, y2-y1)
 	b = append(b, `" fill="`...)
 	b = d.appendColor(b, p, name)
-	b = append(b, `" rx="2" ry="2"/>`...)
+	// The rounded corners are one CSS rule, not two attributes per frame.
+	b = append(b, `" data-title="`...)
+	if title := attrs["title"]; title != "" {
+		b = d.appendText(b, title, true)
+	} else {
+		b = d.appendInfo(b, p.n, label, value)
+	}
+	b = append(b, `"/>`...)
 	// Most frames are too narrow for a label; leaving their empty <text> out
 	// halves the time a browser takes to open a large graph. The script adds
 	// one when a zoom makes room.
@@ -614,11 +633,12 @@ func (d *drawer) frame(p placed) {
 		b = d.appendText(b, fit(label, chars), false)
 		b = append(b, "</text>"...)
 	}
-	if href != "" {
-		b = append(b, "</a>\n"...)
-	} else {
-		b = append(b, "</g>\n"...)
+	if wrap != "" {
+		b = append(b, "</"...)
+		b = append(b, wrap...)
+		b = append(b, '>')
 	}
+	b = append(b, '\n')
 	d.buf = b
 	d.bw.Write(b)
 }
@@ -640,14 +660,14 @@ func fit(s string, chars int) string {
 }
 
 // appendInfo appends a frame's tooltip: "name (1,234 samples, 5.67%)", with
-// the change added for a differential graph.
+// the change added for a differential graph, escaped for an attribute value.
 func (d *drawer) appendInfo(b []byte, n uint32, label string, value float64) []byte {
 	samples := math.RoundToEven(value * d.Factor)
-	b = d.appendText(b, label, false)
+	b = d.appendText(b, label, true)
 	b = append(b, " ("...)
 	b = appendCommas(b, samples)
 	b = append(b, ' ')
-	b = d.appendText(b, d.CountName, false)
+	b = d.appendText(b, d.CountName, true)
 	b = append(b, ", "...)
 	if n == 0 {
 		return append(b, "100%)"...)

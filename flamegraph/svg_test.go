@@ -93,14 +93,14 @@ type frame struct {
 
 // checkXML parses an SVG with encoding/xml, which rejects anything not
 // well-formed (bad escapes, invalid UTF-8, characters XML forbids), and
-// returns its frames.
+// returns its frames: each <rect> in #frames, its tooltip from data-title and
+// its label from the <text> after it.
 func checkXML(t testing.TB, svg []byte) []frame {
 	t.Helper()
 	d := xml.NewDecoder(bytes.NewReader(svg))
 	var frames []frame
-	var cur *frame
 	var text *string
-	inFrames := false
+	depth := -1 // of elements inside #frames; -1 outside it
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -119,21 +119,25 @@ func checkXML(t testing.TB, svg []byte) []frame {
 				}
 				return ""
 			}
-			switch {
-			case e.Name.Local == "g" && attr("id") == "frames":
-				inFrames = true
-			case inFrames && (e.Name.Local == "g" || e.Name.Local == "a"):
-				frames = append(frames, frame{})
-				cur = &frames[len(frames)-1]
-			case cur != nil && e.Name.Local == "title":
-				text = &cur.title
-			case cur != nil && e.Name.Local == "text":
-				text = &cur.label
-			case cur != nil && e.Name.Local == "rect":
-				cur.x, _ = strconv.ParseFloat(attr("x"), 64)
-				cur.y, _ = strconv.ParseFloat(attr("y"), 64)
-				cur.width, _ = strconv.ParseFloat(attr("width"), 64)
-				cur.fill = attr("fill")
+			if depth < 0 {
+				if e.Name.Local == "g" && attr("id") == "frames" {
+					depth = 0
+				}
+				continue
+			}
+			depth++
+			switch e.Name.Local {
+			case "rect":
+				frames = append(frames, frame{title: attr("data-title"), fill: attr("fill")})
+				f := &frames[len(frames)-1]
+				f.x, _ = strconv.ParseFloat(attr("x"), 64)
+				f.y, _ = strconv.ParseFloat(attr("y"), 64)
+				f.width, _ = strconv.ParseFloat(attr("width"), 64)
+			case "text":
+				if len(frames) == 0 {
+					t.Fatal("a label before any frame")
+				}
+				text = &frames[len(frames)-1].label
 			}
 		case xml.CharData:
 			if text != nil {
@@ -141,12 +145,8 @@ func checkXML(t testing.TB, svg []byte) []frame {
 			}
 		case xml.EndElement:
 			text = nil
-			if e.Name.Local == "g" || e.Name.Local == "a" {
-				if cur != nil {
-					cur = nil
-				} else {
-					inFrames = false
-				}
+			if depth >= 0 {
+				depth--
 			}
 		}
 	}

@@ -68,11 +68,12 @@ func goProfile(t *testing.T, compress bool) []byte {
 	return b.Bytes()
 }
 
+// titles returns the tooltips of the frames, in order, as written (escaped).
 func titles(svg string) []string {
 	var out []string
 	_, frames, _ := strings.Cut(svg, `<g id="frames">`)
-	for _, part := range strings.Split(frames, "<title>")[1:] {
-		out = append(out, part[:strings.Index(part, "</title>")])
+	for _, part := range strings.Split(frames, ` data-title="`)[1:] {
+		out = append(out, part[:strings.Index(part, `"`)])
 	}
 	return out
 }
