@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"fmt"
 	"path"
-	"sync"
 )
 
 // dbuf reads DWARF data from b at off. A read past the end sets bad, moves
@@ -429,13 +428,6 @@ type unitHeader struct {
 	hasChildren  bool
 }
 
-// abbrevCache shares abbreviation tables between units (partial units and
-// some linkers point several units at one table).
-type abbrevCache struct {
-	mu sync.Mutex
-	m  map[abbrevKey]*abbrevTable
-}
-
 type abbrevKey struct {
 	off uint64
 	f   unitFormat
@@ -445,7 +437,9 @@ type abbrevKey struct {
 // and skeleton units hold no code and are left out.
 func readUnits(s *dwarfSections) ([]*unitHeader, error) {
 	var units []*unitHeader
-	cache := abbrevCache{m: make(map[abbrevKey]*abbrevTable)}
+	// Units can share an abbreviation table (partial units; some
+	// linkers): parse each once.
+	cache := make(map[abbrevKey]*abbrevTable)
 	r := dbuf{b: s.info, big: s.big}
 	for r.off < len(r.b) {
 		start := r.off
@@ -489,13 +483,13 @@ func readUnits(s *dwarfSections) ([]*unitHeader, error) {
 			continue
 		}
 		key := abbrevKey{abbrevOff, u.unitFormat}
-		t := cache.m[key]
+		t := cache[key]
 		if t == nil {
 			var err error
 			if t, err = parseAbbrevs(s.abbrev, abbrevOff, u.unitFormat, s.big); err != nil {
 				return units, fmt.Errorf("unit at %#x: %w", start, err)
 			}
-			cache.m[key] = t
+			cache[key] = t
 		}
 		u.abbrevs = t
 		if err := s.readUnitEntry(u); err != nil {
