@@ -26,13 +26,17 @@ func TestDifferentialLLVM(t *testing.T) {
 		n    int    // addresses to try
 		ref  string // the file llvm-addr2line reads, if not file
 	}{
-		{"c", 1500, ""}, {"cpp", 3000, ""}, {"rust", 3000, ""}, {"go", 3000, ""},
+		{"c", 1500, ""}, {"cpp", 3000, ""}, {"cpp-clang", 3000, ""}, {"rust", 3000, ""}, {"go", 3000, ""},
 		// A stripped binary with its debug file must read as the
 		// unstripped one. (llvm-addr2line given the stripped one reads
 		// the debug file's DWARF but not its symbols, and so names
 		// less.) llvm-addr2line 14 reads no zstd: c-zstd is compared
 		// with c too.
 		{"debuglink/c", 1000, "c"}, {"c-zstd", 1000, "c"},
+		// The tiny fixtures (the fuzzing seeds) add gcc's DWARF 4
+		// (.debug_ranges) to gcc's and clang's DWARF 5 above; each
+		// address of their code.
+		{"tiny/gcc-dwarf4", 100, ""}, {"tiny/clang-dwarf5", 100, ""}, {"tiny/gcc-zlib", 100, ""},
 	} {
 		path := fixture(t, tc.file)
 		ref := path

@@ -14,6 +14,8 @@ cflags="-O2 -g -fno-omit-frame-pointer $map -Wl,--build-id=sha1"
 
 gcc $cflags -o "$out/c" src/c/prog.c
 g++ $cflags -o "$out/cpp" src/cpp/prog.cpp
+# clang's DWARF 5 uses forms gcc's does not (strx, addrx, rnglistx).
+clang++ $cflags -o "$out/cpp-clang" src/cpp/prog.cpp
 # Rust's binary carries the standard library's line tables: compress its
 # debug sections (zlib, which llvm-addr2line 14 also reads) to keep it small.
 rustc -C opt-level=2 -g -C panic=abort --remap-path-prefix="$here=/ember/symbolize/testdata" \
