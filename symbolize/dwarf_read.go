@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"slices"
 )
 
 // dbuf reads DWARF data from b at off. A read past the end sets bad, moves
@@ -1013,6 +1014,11 @@ func (s *dwarfSections) readLineTable(u *unitHeader, off uint64) (lineTable, err
 				r.uleb()
 			}
 		}
+	}
+	if cap(all) > len(all)+len(all)/4+64 {
+		// The guess from the program's size was well over: keep only
+		// what is used, as rows are most of a parsed unit's memory.
+		all = slices.Clone(all)
 	}
 	d := 0
 	for i, sp := range spans {
