@@ -39,7 +39,7 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 }
 
 // goProfile is a profile as Go's runtime/pprof writes it: no comm label.
-func goProfile(t *testing.T, compress bool) []byte {
+func goProfile(t testing.TB, compress bool) []byte {
 	t.Helper()
 	fn := []*profile.Function{{ID: 1, Name: "main.main"}, {ID: 2, Name: "main.work"}, {ID: 3, Name: "runtime.main"}}
 	loc := func(id uint64, f *profile.Function) *profile.Location {
