@@ -348,6 +348,15 @@ func TestBrowserGolden(t *testing.T) {
 		if (m !== "Matched: 100%") return "search . gave " + m;
 		window.flamegraph.resetSearch();
 		window.flamegraph.unzoom();
+		// A --nameattr link: a plain click zooms and stays on the page.
+		const link = document.querySelector("#frames a > rect");
+		if (link) {
+			const href = location.href;
+			link.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true}));
+			if (location.href.split("?")[0] !== href.split("?")[0]) return "a click on a link left the page";
+			if (link.getAttribute("width") !== full) return "link frame not zoomed: " + link.getAttribute("width");
+			window.flamegraph.unzoom();
+		}
 		return "ok " + rects.length;
 	})()`
 	for _, p := range paths {

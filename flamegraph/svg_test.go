@@ -44,6 +44,11 @@ func TestGolden(t *testing.T) {
 		{"diff", "diff.folded", SVGOptions{}},
 		{"diff-negate", "diff.folded", SVGOptions{Negate: true, Total: 200}},
 		{"escape", "escape.folded", SVGOptions{NameType: "Fn<>:", FontType: "Courier \"New\""}},
+		{"nameattr", "basic.folded", SVGOptions{NameAttr: map[string]map[string]string{
+			"fork":     {"href": "https://example.com/fork?a=1&b=2", "class": "linked"},
+			"main":     {"id": "main-frame", "class": "c1 c2"},
+			"readline": {"title": "readline: the line editor (12 samples)"},
+		}}},
 		{"empty", "", SVGOptions{}},
 	}
 	for _, tt := range tests {
