@@ -40,12 +40,20 @@ type Config struct {
 	UserStacks   bool
 	// StackStorageSize bounds the number of distinct stacks stored.
 	StackStorageSize uint32
+
+	// checkUserWalk compares each user walk with the kernel's (tests).
+	checkUserWalk bool
 }
 
-// kernelSkip is how many frames bpf_get_stack returns above __schedule when
-// called from the sched_switch program: the program itself and
-// bpf_trace_run4. TestSleeperStacks checks that __schedule comes first.
-const kernelSkip = 2
+// kernelSkip drops the program's own frame from kernel stacks. The tracing
+// frames between it and __schedule (bpf_trace_run4, __traceiter_sched_switch)
+// vary with the kernel and the program, so they are left for the symbolizer
+// to trim: see KernelLeaf.
+const kernelSkip = 1
+
+// KernelLeaf is the function every off-CPU kernel stack leaves the CPU
+// through; symbolize.ProfileOptions.KernelLeaf trims what comes before it.
+const KernelLeaf = "__schedule"
 
 // Tracer is a loaded and attached off-CPU program.
 type Tracer struct {
@@ -90,6 +98,7 @@ func Open(cfg Config) (*Tracer, error) {
 		"kernel_stacks":       cfg.KernelStacks,
 		"user_stacks":         cfg.UserStacks,
 		"kernel_skip":         uint32(kernelSkip),
+		"check_user_walk":     cfg.checkUserWalk,
 	}
 	for name, v := range vars {
 		if err := spec.Variables[name].Set(v); err != nil {
@@ -227,6 +236,21 @@ func (t *Tracer) RunStats() (runs uint64, total time.Duration, err error) {
 		return 0, 0, fmt.Errorf("read off-CPU program stats: %w", err)
 	}
 	return st.RunCount, st.Runtime, nil
+}
+
+// walkChecks returns how many user walks were compared with the kernel's
+// and how many differed, with checkUserWalk set.
+func (t *Tracer) walkChecks() (compared, differed uint64, err error) {
+	for slot, dst := range []*uint64{&compared, &differed} {
+		var per []uint64
+		if err := t.objs.WalkChecks.Lookup(uint32(slot), &per); err != nil {
+			return 0, 0, fmt.Errorf("read walk checks: %w", err)
+		}
+		for _, v := range per {
+			*dst += v
+		}
+	}
+	return compared, differed, nil
 }
 
 // Close detaches and unloads everything.

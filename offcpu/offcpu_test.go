@@ -123,7 +123,7 @@ func TestSleeperStacks(t *testing.T) {
 	if losses.Stacks() > 0 || losses.CountMapFull > 0 {
 		t.Errorf("losses: %+v", losses)
 	}
-	prof, err := sym.Profile(recs, symbolize.ProfileOptions{OffCPU: true})
+	prof, err := sym.Profile(recs, symbolize.ProfileOptions{OffCPU: true, KernelLeaf: offcpu.KernelLeaf})
 	if err != nil {
 		t.Fatal(err)
 	}

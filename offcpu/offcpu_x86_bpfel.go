@@ -48,6 +48,7 @@ type offcpuValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	offcpuMapCheckScratch      = "check_scratch"
 	offcpuMapCounts            = "counts"
 	offcpuMapLosses            = "losses"
 	offcpuMapNewProcs          = "new_procs"
@@ -57,8 +58,10 @@ const (
 	offcpuMapStarts            = "starts"
 	offcpuMapTgids             = "tgids"
 	offcpuMapTids              = "tids"
+	offcpuMapWalkChecks        = "walk_checks"
 	offcpuProgOnExec           = "on_exec"
 	offcpuProgOnSwitch         = "on_switch"
+	offcpuVarCheckUserWalk     = "check_user_walk"
 	offcpuVarFilterState       = "filter_state"
 	offcpuVarFilterTgid        = "filter_tgid"
 	offcpuVarFilterTid         = "filter_tid"
@@ -122,6 +125,7 @@ type offcpuProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type offcpuMapSpecs struct {
+	CheckScratch *ebpf.MapSpec `ebpf:"check_scratch"`
 	Counts       *ebpf.MapSpec `ebpf:"counts"`
 	Losses       *ebpf.MapSpec `ebpf:"losses"`
 	NewProcs     *ebpf.MapSpec `ebpf:"new_procs"`
@@ -131,12 +135,14 @@ type offcpuMapSpecs struct {
 	Starts       *ebpf.MapSpec `ebpf:"starts"`
 	Tgids        *ebpf.MapSpec `ebpf:"tgids"`
 	Tids         *ebpf.MapSpec `ebpf:"tids"`
+	WalkChecks   *ebpf.MapSpec `ebpf:"walk_checks"`
 }
 
 // offcpuVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type offcpuVariableSpecs struct {
+	CheckUserWalk     *ebpf.VariableSpec `ebpf:"check_user_walk"`
 	FilterState       *ebpf.VariableSpec `ebpf:"filter_state"`
 	FilterTgid        *ebpf.VariableSpec `ebpf:"filter_tgid"`
 	FilterTid         *ebpf.VariableSpec `ebpf:"filter_tid"`
@@ -170,6 +176,7 @@ func (o *offcpuObjects) Close() error {
 //
 // It can be passed to loadOffcpuObjects or ebpf.CollectionSpec.LoadAndAssign.
 type offcpuMaps struct {
+	CheckScratch *ebpf.Map `ebpf:"check_scratch"`
 	Counts       *ebpf.Map `ebpf:"counts"`
 	Losses       *ebpf.Map `ebpf:"losses"`
 	NewProcs     *ebpf.Map `ebpf:"new_procs"`
@@ -179,10 +186,12 @@ type offcpuMaps struct {
 	Starts       *ebpf.Map `ebpf:"starts"`
 	Tgids        *ebpf.Map `ebpf:"tgids"`
 	Tids         *ebpf.Map `ebpf:"tids"`
+	WalkChecks   *ebpf.Map `ebpf:"walk_checks"`
 }
 
 func (m *offcpuMaps) Close() error {
 	return _OffcpuClose(
+		m.CheckScratch,
 		m.Counts,
 		m.Losses,
 		m.NewProcs,
@@ -192,6 +201,7 @@ func (m *offcpuMaps) Close() error {
 		m.Starts,
 		m.Tgids,
 		m.Tids,
+		m.WalkChecks,
 	)
 }
 
@@ -199,6 +209,7 @@ func (m *offcpuMaps) Close() error {
 //
 // It can be passed to loadOffcpuObjects or ebpf.CollectionSpec.LoadAndAssign.
 type offcpuVariables struct {
+	CheckUserWalk     *ebpf.Variable `ebpf:"check_user_walk"`
 	FilterState       *ebpf.Variable `ebpf:"filter_state"`
 	FilterTgid        *ebpf.Variable `ebpf:"filter_tgid"`
 	FilterTid         *ebpf.Variable `ebpf:"filter_tid"`

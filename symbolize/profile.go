@@ -137,6 +137,10 @@ type ProfileOptions struct {
 	Duration time.Duration
 	// Comments are stored in the profile (command line, loss counters).
 	Comments []string
+	// KernelLeaf, if set, drops the kernel frames leafward of the first frame
+	// in this function: off-CPU stacks are taken inside the tracing code that
+	// __schedule calls, whose depth differs between kernels.
+	KernelLeaf string
 }
 
 // Profile builds a pprof profile from raw records. Each record becomes one
@@ -175,7 +179,7 @@ func (s *Symbolizer) Profile(recs []sample.Record, o ProfileOptions) (*profile.P
 			Label:    map[string][]string{sample.LabelComm: {r.Comm}},
 			NumLabel: map[string][]int64{sample.LabelPID: {int64(r.TGID)}, sample.LabelTID: {int64(r.TID)}},
 		}
-		smp.Location = b.kernelLocations(smp.Location, r.Kernel)
+		smp.Location = b.kernelLocations(smp.Location, r.Kernel, o.KernelLeaf)
 		smp.Location = b.userLocations(smp.Location, r.TGID, r.User)
 		p.Sample = append(p.Sample, smp)
 	}
@@ -208,7 +212,7 @@ type builder struct {
 	frameMemo map[frameKey][]Frame
 }
 
-func (b *builder) kernelLocations(locs []*profile.Location, st sample.Stack) []*profile.Location {
+func (b *builder) kernelLocations(locs []*profile.Location, st sample.Stack, leaf string) []*profile.Location {
 	switch st.State {
 	case sample.StackMissed:
 		return append(locs, b.marker(sample.MissedKernel))
@@ -218,7 +222,17 @@ func (b *builder) kernelLocations(locs []*profile.Location, st sample.Stack) []*
 	}
 	k, err := b.s.kernelSymbols()
 	m := b.kernelMapping(k)
-	for i, pc := range st.PCs {
+	first := 0
+	if leaf != "" && err == nil {
+		for i, pc := range st.PCs {
+			if name, _, ok := k.Lookup(lookupAddr(pc, i > 0)); ok && name == leaf {
+				first = i
+				break
+			}
+		}
+	}
+	for i := first; i < len(st.PCs); i++ {
+		pc := st.PCs[i]
 		key := locKey{mapping: m, pc: pc, caller: i > 0}
 		if l := b.locs[key]; l != nil {
 			locs = append(locs, l)

@@ -67,12 +67,22 @@ struct bpf_perf_event_data {
 	__u64 addr;
 };
 
+struct mm_struct;
+
 struct task_struct {
+	struct mm_struct *mm;
 	int pid;
 	int tgid;
 	unsigned int flags;
 	unsigned int __state;
 	char comm[16];
+} __attribute__((preserve_access_index));
+
+/* The kernel's saved registers of a task, as bpf_task_pt_regs returns them. */
+struct pt_regs {
+	unsigned long bp;
+	unsigned long ip;
+	unsigned long sp;
 } __attribute__((preserve_access_index));
 
 #define TASK_COMM_LEN 16

@@ -296,10 +296,11 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	prof, err := sym.Profile(recs, symbolize.ProfileOptions{
-		OffCPU:   true,
-		Start:    attached,
-		Duration: end.Sub(attached),
-		Comments: comments(cfg, losses),
+		OffCPU:     true,
+		KernelLeaf: offcpu.KernelLeaf,
+		Start:      attached,
+		Duration:   end.Sub(attached),
+		Comments:   comments(cfg, losses),
 	})
 	if err != nil {
 		return err
