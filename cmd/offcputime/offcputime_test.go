@@ -258,3 +258,26 @@ func TestFoldedAndPprof(t *testing.T) {
 		})
 	}
 }
+
+// TestStackStoreFullIsReported traces every thread with a two-entry stack
+// store: the stacks that do not fit must be counted, shown as BCC's
+// missed-stack frames and warned about in BCC offcputime's words.
+func TestStackStoreFullIsReported(t *testing.T) {
+	bpftest.Require(t)
+	sl, release := startSleeper(t, 20, 5)
+	done := make(chan int)
+	var out, errb bytes.Buffer
+	go func() { done <- run([]string{"--stack-storage-size", "2", "-f", "1"}, &out, &errb) }()
+	time.Sleep(300 * time.Millisecond)
+	release.Write([]byte{1})
+	sl.Wait()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "stack traces lost and could not be displayed. Consider increasing --stack-storage-size.") {
+		t.Errorf("no loss warning on stderr: %q", errb.String())
+	}
+	if !strings.Contains(out.String(), "[Missed ") {
+		t.Errorf("no missed-stack frame in output:\n%s", out.String())
+	}
+}
