@@ -241,16 +241,7 @@ func (t *Tracer) RunStats() (runs uint64, total time.Duration, err error) {
 // walkChecks returns how many user walks were compared with the kernel's
 // and how many differed, with checkUserWalk set.
 func (t *Tracer) walkChecks() (compared, differed uint64, err error) {
-	for slot, dst := range []*uint64{&compared, &differed} {
-		var per []uint64
-		if err := t.objs.WalkChecks.Lookup(uint32(slot), &per); err != nil {
-			return 0, 0, fmt.Errorf("read walk checks: %w", err)
-		}
-		for _, v := range per {
-			*dst += v
-		}
-	}
-	return compared, differed, nil
+	return stackmap.ReadWalkChecks(t.objs.WalkChecks)
 }
 
 // Close detaches and unloads everything.

@@ -45,6 +45,9 @@ type Config struct {
 	StackStorageSize uint32
 	// HashStorageSize bounds the number of distinct (task, stacks) keys.
 	HashStorageSize uint32
+
+	// checkUserWalk compares each user walk with the kernel's (tests).
+	checkUserWalk bool
 }
 
 // Sampler is a loaded and attached sampling program.
@@ -69,11 +72,12 @@ func Open(cfg Config) (*Sampler, error) {
 		return nil, err
 	}
 	vars := map[string]any{
-		"filter_tgid":   len(cfg.PIDs) > 0,
-		"filter_tid":    len(cfg.TIDs) > 0,
-		"include_idle":  cfg.IncludeIdle,
-		"kernel_stacks": cfg.KernelStacks,
-		"user_stacks":   cfg.UserStacks,
+		"filter_tgid":     len(cfg.PIDs) > 0,
+		"filter_tid":      len(cfg.TIDs) > 0,
+		"include_idle":    cfg.IncludeIdle,
+		"kernel_stacks":   cfg.KernelStacks,
+		"user_stacks":     cfg.UserStacks,
+		"check_user_walk": cfg.checkUserWalk,
 	}
 	for name, v := range vars {
 		if err := spec.Variables[name].Set(v); err != nil {
@@ -257,6 +261,12 @@ func (s *Sampler) RunStats() (runs uint64, total time.Duration, err error) {
 		return 0, 0, fmt.Errorf("read sampler stats: %w", err)
 	}
 	return st.RunCount, st.Runtime, nil
+}
+
+// walkChecks returns how many user walks were compared with the kernel's
+// and how many differed, with checkUserWalk set.
+func (s *Sampler) walkChecks() (compared, differed uint64, err error) {
+	return stackmap.ReadWalkChecks(s.objs.WalkChecks)
 }
 
 // Close detaches and unloads everything.

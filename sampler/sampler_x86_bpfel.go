@@ -33,21 +33,24 @@ type samplerStack struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	samplerMapCounts       = "counts"
-	samplerMapLosses       = "losses"
-	samplerMapNewProcs     = "new_procs"
-	samplerMapSeen         = "seen"
-	samplerMapStackScratch = "stack_scratch"
-	samplerMapStacks       = "stacks"
-	samplerMapTgids        = "tgids"
-	samplerMapTids         = "tids"
-	samplerProgOnExec      = "on_exec"
-	samplerProgSample      = "sample"
-	samplerVarFilterTgid   = "filter_tgid"
-	samplerVarFilterTid    = "filter_tid"
-	samplerVarIncludeIdle  = "include_idle"
-	samplerVarKernelStacks = "kernel_stacks"
-	samplerVarUserStacks   = "user_stacks"
+	samplerMapCheckScratch  = "check_scratch"
+	samplerMapCounts        = "counts"
+	samplerMapLosses        = "losses"
+	samplerMapNewProcs      = "new_procs"
+	samplerMapSeen          = "seen"
+	samplerMapStackScratch  = "stack_scratch"
+	samplerMapStacks        = "stacks"
+	samplerMapTgids         = "tgids"
+	samplerMapTids          = "tids"
+	samplerMapWalkChecks    = "walk_checks"
+	samplerProgOnExec       = "on_exec"
+	samplerProgSample       = "sample"
+	samplerVarCheckUserWalk = "check_user_walk"
+	samplerVarFilterTgid    = "filter_tgid"
+	samplerVarFilterTid     = "filter_tid"
+	samplerVarIncludeIdle   = "include_idle"
+	samplerVarKernelStacks  = "kernel_stacks"
+	samplerVarUserStacks    = "user_stacks"
 )
 
 // loadSampler returns the embedded CollectionSpec for sampler.
@@ -100,6 +103,7 @@ type samplerProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type samplerMapSpecs struct {
+	CheckScratch *ebpf.MapSpec `ebpf:"check_scratch"`
 	Counts       *ebpf.MapSpec `ebpf:"counts"`
 	Losses       *ebpf.MapSpec `ebpf:"losses"`
 	NewProcs     *ebpf.MapSpec `ebpf:"new_procs"`
@@ -108,17 +112,19 @@ type samplerMapSpecs struct {
 	Stacks       *ebpf.MapSpec `ebpf:"stacks"`
 	Tgids        *ebpf.MapSpec `ebpf:"tgids"`
 	Tids         *ebpf.MapSpec `ebpf:"tids"`
+	WalkChecks   *ebpf.MapSpec `ebpf:"walk_checks"`
 }
 
 // samplerVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type samplerVariableSpecs struct {
-	FilterTgid   *ebpf.VariableSpec `ebpf:"filter_tgid"`
-	FilterTid    *ebpf.VariableSpec `ebpf:"filter_tid"`
-	IncludeIdle  *ebpf.VariableSpec `ebpf:"include_idle"`
-	KernelStacks *ebpf.VariableSpec `ebpf:"kernel_stacks"`
-	UserStacks   *ebpf.VariableSpec `ebpf:"user_stacks"`
+	CheckUserWalk *ebpf.VariableSpec `ebpf:"check_user_walk"`
+	FilterTgid    *ebpf.VariableSpec `ebpf:"filter_tgid"`
+	FilterTid     *ebpf.VariableSpec `ebpf:"filter_tid"`
+	IncludeIdle   *ebpf.VariableSpec `ebpf:"include_idle"`
+	KernelStacks  *ebpf.VariableSpec `ebpf:"kernel_stacks"`
+	UserStacks    *ebpf.VariableSpec `ebpf:"user_stacks"`
 }
 
 // samplerObjects contains all objects after they have been loaded into the kernel.
@@ -141,6 +147,7 @@ func (o *samplerObjects) Close() error {
 //
 // It can be passed to loadSamplerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type samplerMaps struct {
+	CheckScratch *ebpf.Map `ebpf:"check_scratch"`
 	Counts       *ebpf.Map `ebpf:"counts"`
 	Losses       *ebpf.Map `ebpf:"losses"`
 	NewProcs     *ebpf.Map `ebpf:"new_procs"`
@@ -149,10 +156,12 @@ type samplerMaps struct {
 	Stacks       *ebpf.Map `ebpf:"stacks"`
 	Tgids        *ebpf.Map `ebpf:"tgids"`
 	Tids         *ebpf.Map `ebpf:"tids"`
+	WalkChecks   *ebpf.Map `ebpf:"walk_checks"`
 }
 
 func (m *samplerMaps) Close() error {
 	return _SamplerClose(
+		m.CheckScratch,
 		m.Counts,
 		m.Losses,
 		m.NewProcs,
@@ -161,6 +170,7 @@ func (m *samplerMaps) Close() error {
 		m.Stacks,
 		m.Tgids,
 		m.Tids,
+		m.WalkChecks,
 	)
 }
 
@@ -168,11 +178,12 @@ func (m *samplerMaps) Close() error {
 //
 // It can be passed to loadSamplerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type samplerVariables struct {
-	FilterTgid   *ebpf.Variable `ebpf:"filter_tgid"`
-	FilterTid    *ebpf.Variable `ebpf:"filter_tid"`
-	IncludeIdle  *ebpf.Variable `ebpf:"include_idle"`
-	KernelStacks *ebpf.Variable `ebpf:"kernel_stacks"`
-	UserStacks   *ebpf.Variable `ebpf:"user_stacks"`
+	CheckUserWalk *ebpf.Variable `ebpf:"check_user_walk"`
+	FilterTgid    *ebpf.Variable `ebpf:"filter_tgid"`
+	FilterTid     *ebpf.Variable `ebpf:"filter_tid"`
+	IncludeIdle   *ebpf.Variable `ebpf:"include_idle"`
+	KernelStacks  *ebpf.Variable `ebpf:"kernel_stacks"`
+	UserStacks    *ebpf.Variable `ebpf:"user_stacks"`
 }
 
 // samplerPrograms contains all programs after they have been loaded into the kernel.

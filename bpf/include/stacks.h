@@ -158,6 +158,48 @@ static __always_inline __u32 take_user_stack(struct task_struct *task, __u64 *id
 	return STACK_OK;
 }
 
+/* check_user_walk makes every user walk also run the kernel's own walk and
+ * count how often the two differ, for tests; off, it is compiled away at
+ * load. */
+const volatile bool check_user_walk = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack);
+} check_scratch SEC(".maps");
+
+/* walk_checks counts [0] walks compared and [1] walks that differed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} walk_checks SEC(".maps");
+
+/* check_walk compares the frames take_user_stack left in the scratch with
+ * what bpf_get_stack returns for the same task at the same moment. */
+static __always_inline void check_walk(void *ctx)
+{
+	__u32 zero = 0, one = 1;
+	struct stack *ours = bpf_map_lookup_elem(&stack_scratch, &zero);
+	struct stack *theirs = bpf_map_lookup_elem(&check_scratch, &zero);
+	if (!ours || !theirs)
+		return;
+	bpf_get_stack(ctx, theirs, sizeof(*theirs), BPF_F_USER_STACK);
+	bool differ = false;
+	for (__u32 i = 0; i < MAX_STACK_DEPTH; i++)
+		if (ours->pcs[i] != theirs->pcs[i])
+			differ = true;
+	__u64 *n = bpf_map_lookup_elem(&walk_checks, &zero);
+	if (n)
+		(*n)++;
+	n = bpf_map_lookup_elem(&walk_checks, &one);
+	if (n && differ)
+		(*n)++;
+}
+
 /* store_stack stores the n bytes of frames a walk left in s under their hash
  * and returns the outcome; *id gets the hash. */
 static __always_inline __u32 store_stack(struct stack *s, long n, __u64 *id)

@@ -66,48 +66,6 @@ const volatile bool kernel_stacks = true;
 const volatile bool user_stacks = true;
 /* kernel_skip drops the program's own frame from kernel stacks. */
 const volatile __u32 kernel_skip = 0;
-/* check_user_walk makes every user walk also run the kernel's own walk and
- * count how often the two differ, for tests; off, it is compiled away at
- * load. */
-const volatile bool check_user_walk = false;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct stack);
-} check_scratch SEC(".maps");
-
-/* walk_checks counts [0] walks compared and [1] walks that differed. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} walk_checks SEC(".maps");
-
-/* check_walk compares the frames take_user_stack left in the scratch with
- * what bpf_get_stack returns for the same task at the same moment. */
-static __always_inline void check_walk(void *ctx)
-{
-	__u32 zero = 0, one = 1;
-	struct stack *ours = bpf_map_lookup_elem(&stack_scratch, &zero);
-	struct stack *theirs = bpf_map_lookup_elem(&check_scratch, &zero);
-	if (!ours || !theirs)
-		return;
-	bpf_get_stack(ctx, theirs, sizeof(*theirs), BPF_F_USER_STACK);
-	bool differ = false;
-	for (__u32 i = 0; i < MAX_STACK_DEPTH; i++)
-		if (ours->pcs[i] != theirs->pcs[i])
-			differ = true;
-	__u64 *n = bpf_map_lookup_elem(&walk_checks, &zero);
-	if (n)
-		(*n)++;
-	n = bpf_map_lookup_elem(&walk_checks, &one);
-	if (n && differ)
-		(*n)++;
-}
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);

@@ -95,8 +95,11 @@ int sample(struct bpf_perf_event_data *ctx)
 	key.user_state = STACK_SKIPPED;
 	if (kernel_stacks)
 		key.kernel_state = take_stack(ctx, 0, &key.kernel_stack);
-	if (user_stacks)
-		key.user_state = take_stack(ctx, BPF_F_USER_STACK, &key.user_stack);
+	if (user_stacks) {
+		key.user_state = take_user_stack(bpf_get_current_task_btf(), &key.user_stack);
+		if (check_user_walk && key.user_state == STACK_OK)
+			check_walk(ctx);
+	}
 
 	__u64 *v = bpf_map_lookup_elem(&counts, &key);
 	if (v) {
