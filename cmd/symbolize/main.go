@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/emberprof/ember/getopt"
 	"github.com/emberprof/ember/symbolize"
@@ -167,10 +168,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "symbolize: input line over 1 MiB: give one address per line\n")
 			return 1
 		}
-		if in.Buffered() >= batch*8 {
+		if in.Buffered() >= batch*8 && bin != nil && err == nil {
 			// More input was already waiting: a file or a bulk
 			// pipe, not a program asking one address at a time.
 			preload()
+			return c.runBatch(line, in, lookup, w, stderr)
 		}
 		if text := strings.TrimSpace(line); text != "" {
 			if !do(text) {
@@ -208,11 +210,16 @@ func parseAddr(s string) (uint64, error) {
 	return addr, nil
 }
 
-// print writes one address's answer in llvm-addr2line's format. It appends
-// to one buffer rather than going through fmt: a batch prints millions of
-// lines, and formatting them was a good part of the time.
+// print writes one address's answer in llvm-addr2line's format.
 func (c *config) print(w io.Writer, addr uint64, frames []symbolize.Frame) {
-	b := c.buf[:0]
+	c.buf = c.appendFrames(c.buf[:0], addr, frames)
+	w.Write(c.buf)
+}
+
+// appendFrames appends one address's answer in llvm-addr2line's format to
+// b. It appends rather than going through fmt: a batch prints millions of
+// lines, and formatting them was a good part of the time.
+func (c *config) appendFrames(b []byte, addr uint64, frames []symbolize.Frame) []byte {
 	if c.addresses {
 		b = append(b, "0x"...)
 		b = strconv.AppendUint(b, addr, 16)
@@ -252,8 +259,7 @@ func (c *config) print(w io.Writer, addr uint64, frames []symbolize.Frame) {
 		}
 		b = append(b, '\n')
 	}
-	w.Write(b)
-	c.buf = b
+	return b
 }
 
 // kernelLookup resolves kernel addresses through /proc/kallsyms.
@@ -275,4 +281,154 @@ func kernelLookup() (func(uint64) ([]symbolize.Frame, error), error) {
 		}
 		return []symbolize.Frame{{Name: name, SystemName: name}}, nil
 	}, nil
+}
+
+// runBatch answers line and the rest of in, a batch of addresses: chunks of
+// them are looked up on every core and written in input order. A batch
+// spent most of its time looking up and demangling on one goroutine while
+// the others had finished parsing. Errors go to stderr between the answers
+// they follow, as when answering one address at a time.
+func (c *config) runBatch(line string, in *bufio.Reader, lookup func(uint64) ([]symbolize.Frame, error), w *bufio.Writer, stderr io.Writer) int {
+	// part is some output and then, if msg is set, an error to report.
+	type part struct {
+		out []byte
+		msg string
+	}
+	type chunk struct {
+		lines []string
+		parts []part
+		stop  bool // an error that ends the run follows the parts
+		flush bool // no more input was waiting: answer now
+		done  chan struct{}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	todo := make(chan *chunk)
+	order := make(chan *chunk, 4*workers)
+	quit := make(chan struct{})
+	var pool sync.Pool // of *[]byte, written chunks' buffers
+
+	// Read: cut the input into chunks, in order.
+	go func() {
+		defer close(order)
+		send := func(ch *chunk, work bool) bool {
+			select {
+			case order <- ch:
+			case <-quit:
+				return false
+			}
+			if !work {
+				close(ch.done)
+				return true
+			}
+			select {
+			case todo <- ch:
+				return true
+			case <-quit:
+				return false
+			}
+		}
+		cur := &chunk{done: make(chan struct{})}
+		for {
+			if text := strings.TrimSpace(line); text != "" {
+				cur.lines = append(cur.lines, text)
+			}
+			var err error
+			line, err = in.ReadString('\n')
+			fail := ""
+			switch {
+			case len(line) > 1<<20:
+				fail = "input line over 1 MiB: give one address per line"
+			case err != nil && err != io.EOF:
+				fail = fmt.Sprintf("read standard input: %v", err)
+			}
+			if fail != "" || err == io.EOF || len(cur.lines) >= 512 || in.Buffered() == 0 {
+				if err == io.EOF {
+					if text := strings.TrimSpace(line); text != "" {
+						cur.lines = append(cur.lines, text)
+					}
+				}
+				cur.flush = in.Buffered() == 0
+				if len(cur.lines) > 0 && !send(cur, true) {
+					return
+				}
+				cur = &chunk{done: make(chan struct{})}
+			}
+			if fail != "" {
+				send(&chunk{parts: []part{{msg: fail}}, stop: true, done: make(chan struct{})}, false)
+				return
+			}
+			if err == io.EOF {
+				return
+			}
+		}
+	}()
+
+	// Look up, on every core.
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				var ch *chunk
+				select {
+				case ch = <-todo:
+				case <-quit:
+					return
+				}
+				var b []byte
+				if p, ok := pool.Get().(*[]byte); ok {
+					b = *p
+				}
+				for _, text := range ch.lines {
+					addr, err := parseAddr(text)
+					if err != nil {
+						ch.parts = append(ch.parts, part{b, err.Error()})
+						b = nil
+						ch.stop = true
+						break
+					}
+					frames, err := lookup(addr)
+					if err != nil {
+						// Still answered, as unknown, so
+						// that output stays aligned.
+						ch.parts = append(ch.parts, part{b, err.Error()})
+						b = nil
+					}
+					b = c.appendFrames(b, addr, frames)
+				}
+				if !ch.stop {
+					ch.parts = append(ch.parts, part{out: b})
+				}
+				close(ch.done)
+			}
+		}()
+	}
+
+	// Write, in input order.
+	code := 0
+	for ch := range order {
+		<-ch.done
+		for _, p := range ch.parts {
+			w.Write(p.out)
+			if p.out != nil {
+				b := p.out[:0]
+				pool.Put(&b)
+			}
+			if p.msg != "" {
+				w.Flush()
+				fmt.Fprintf(stderr, "symbolize: %s\n", p.msg)
+			}
+		}
+		if ch.stop {
+			code = 1
+			break
+		}
+		if ch.flush {
+			w.Flush()
+		}
+	}
+	close(quit)
+	wg.Wait()
+	return code
 }

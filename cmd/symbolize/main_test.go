@@ -127,3 +127,39 @@ func TestKernel(t *testing.T) {
 		t.Errorf("-k %s = %d, %q, %q", addr, code, out.String(), errb.String())
 	}
 }
+
+// TestBatch checks that a batch on standard input, answered in parallel
+// chunks, gives the answers one at a time would, in order, and stops at a
+// bad address after answering every address before it.
+func TestBatch(t *testing.T) {
+	work := symAddr(t, cFixture, "work")
+	var addrs []string
+	for i := 0; i < 5000; i++ {
+		addrs = append(addrs, fmt.Sprintf("%#x", work+uint64(i%0x200)))
+	}
+	args := []string{"-a", "-f", "-i", "-C", "-e", cFixture}
+	// Addresses given as arguments are answered one at a time.
+	var want, e bytes.Buffer
+	if code := run(append(args, addrs...), nil, &want, &e); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.String())
+	}
+	var out, errb bytes.Buffer
+	if code := run(args, strings.NewReader(strings.Join(addrs, "\n")+"\n"), &out, &errb); code != 0 || errb.Len() > 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if out.String() != want.String() {
+		t.Errorf("batch output differs from one address at a time")
+	}
+
+	// A bad address in the middle: everything before it answered, then
+	// the error, then nothing.
+	bad := append(append(append([]string{}, addrs[:3000]...), "zz"), addrs[3000:]...)
+	want.Reset()
+	run(append(args, addrs[:3000]...), nil, &want, &e)
+	out.Reset()
+	errb.Reset()
+	code := run(args, strings.NewReader(strings.Join(bad, "\n")), &out, &errb)
+	if code != 1 || out.String() != want.String() || !strings.Contains(errb.String(), `bad address "zz"`) {
+		t.Errorf("bad address in a batch: exit %d, %d bytes of output (want %d), stderr %q", code, out.Len(), want.Len(), errb.String())
+	}
+}
