@@ -33,13 +33,16 @@ awk -v n="$N" -v a=$((16#$taddr)) -v s=$((16#$tsize)) 'BEGIN { srand(42); for (i
 head -1 "$dir/addrs" >"$dir/addr1"
 
 # measure NAME CMD...: runs CMD on all addresses and on one, under
-# /usr/bin/time, recording wall seconds and peak RSS.
-declare -A wall rss first
+# /usr/bin/time, recording wall seconds, CPU seconds (user + system: on a
+# shared machine, less disturbed by other load than wall time) and peak RSS.
+declare -A wall cpu rss first
 measure() {
 	local name=$1
 	shift
-	/usr/bin/time -f '%e %M' -o "$dir/time.$name" "$@" <"$dir/addrs" >"$dir/out.$name"
-	read -r wall[$name] rss[$name] <"$dir/time.$name"
+	/usr/bin/time -f '%e %M %U %S' -o "$dir/time.$name" "$@" <"$dir/addrs" >"$dir/out.$name"
+	local user sys
+	read -r wall[$name] rss[$name] user sys <"$dir/time.$name"
+	cpu[$name]=$(printf %.2f "$(echo "$user + $sys" | bc -l)")
 	/usr/bin/time -f '%e %M' -o "$dir/time1.$name" "$@" <"$dir/addr1" >/dev/null
 	read -r first[$name] _ <"$dir/time1.$name"
 }
@@ -49,12 +52,13 @@ measure binutils addr2line -a -f -i -C -e "$bin"
 
 size=$(stat -c %s "$bin")
 echo "binary: $bin ($((size / 1048576)) MiB), $N addresses, $(nproc) cores"
-printf '%-16s %10s %14s %16s %12s\n' tool "wall (s)" "addrs/s" "first addr (s)" "peak RSS (MiB)"
+printf '%-16s %10s %10s %14s %16s %12s\n' tool "wall (s)" "cpu (s)" "addrs/s" "first addr (s)" "peak RSS (MiB)"
 for t in ember llvm binutils; do
-	printf '%-16s %10s %14.0f %16s %12d\n' "$t" "${wall[$t]}" "$(echo "$N / ${wall[$t]}" | bc -l)" "${first[$t]}" $((${rss[$t]} / 1024))
+	printf '%-16s %10s %10s %14.0f %16s %12d\n' "$t" "${wall[$t]}" "${cpu[$t]}" "$(echo "$N / ${wall[$t]}" | bc -l)" "${first[$t]}" $((${rss[$t]} / 1024))
 done
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 echo "throughput ratio: ember is $(ratio "${wall[llvm]}" "${wall[ember]}")x llvm-addr2line, $(ratio "${wall[binutils]}" "${wall[ember]}")x binutils addr2line"
+echo "CPU time ratio: ember uses $(ratio "${cpu[ember]}" "${cpu[llvm]}")x llvm-addr2line's, $(ratio "${cpu[ember]}" "${cpu[binutils]}")x binutils addr2line's"
 echo "first-lookup ratio: ember is $(ratio "${first[llvm]}" "${first[ember]}")x llvm-addr2line, $(ratio "${first[binutils]}" "${first[ember]}")x binutils addr2line"
 echo "peak RSS ratio: ember uses $(ratio "${rss[ember]}" "${rss[llvm]}")x llvm-addr2line's"
 # Same answers? (a quick check; the differential test is the real one.)
