@@ -390,7 +390,7 @@ func TestBrowserGolden(t *testing.T) {
 // bench/flamegraph.sh sets it. It checks nothing otherwise.
 //
 // Each SVG is opened EMBER_FLAMEGRAPH_LOADS times (3), in turn, and the
-// median is reported: the time from setting the location to the first frame
+// median and the fastest are reported: the time from setting the location to the first frame
 // the browser renders after the load event (so parsing, style, layout, the
 // script's start and the paint of the whole graph), and, from the page's
 // navigation timing, when parsing ended and when the load event ended.
@@ -449,16 +449,19 @@ func TestBrowserLoadTime(t *testing.T) {
 	}
 	for i, p := range paths {
 		ts := times[i]
-		med := func(f func(timing) float64) float64 {
+		sorted := func(f func(timing) float64) []float64 {
 			v := make([]float64, len(ts))
 			for j, x := range ts {
 				v[j] = f(x)
 			}
 			slices.Sort(v)
-			return v[len(v)/2]
+			return v
 		}
-		fmt.Printf("browser-load %s %d frames %.2f s (median of %d opens, to the whole graph painted; parsed %.2f s, load event done %.2f s)\n",
-			p, frames[i], med(func(x timing) float64 { return x.painted }), loads,
-			med(func(x timing) float64 { return x.parsed }), med(func(x timing) float64 { return x.loaded }))
+		painted := sorted(func(x timing) float64 { return x.painted })
+		// The fastest open is the least disturbed by other work on the
+		// machine; the median is what a user would more likely see.
+		fmt.Printf("browser-load %s %d frames %.2f s (median of %d opens, fastest %.2f s, to the whole graph painted; median parsed %.2f s, load event done %.2f s)\n",
+			p, frames[i], painted[len(painted)/2], loads, painted[0],
+			sorted(func(x timing) float64 { return x.parsed })[len(ts)/2], sorted(func(x timing) float64 { return x.loaded })[len(ts)/2])
 	}
 }
