@@ -2,10 +2,13 @@
  * through a known chain of calls, main -> sleep_a -> sleep_b, so an off-CPU
  * profiler's stacks and totals can be checked. With a third argument it first
  * waits for a byte on stdin, so that a test can start it, attach, and only
- * then let it sleep. sleep_b enters the kernel with
+ * then let it sleep. It prints how long, in ns of wall time, the sleeps took
+ * in all: on a busy machine a woken thread also waits for a CPU, and that
+ * wait is off-CPU time too. sleep_b enters the kernel with
  * its own syscall instruction rather than through libc: libc has no frame
  * pointers, and a frame-pointer walk starting inside it would skip sleep_b.
  * Built at -O0 with frame pointers; see Makefile. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +40,10 @@ int main(int argc, char **argv)
 		if (read(0, &c, 1) != 1)
 			return 1;
 	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	sleep_a(n, ms);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("%lld\n", (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
 	return 0;
 }
