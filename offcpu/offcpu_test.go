@@ -278,3 +278,31 @@ func TestThreadKindFilters(t *testing.T) {
 		})
 	}
 }
+
+// TestStateFilter checks BCC's --state: the sleeper's nanosleeps leave the
+// CPU in TASK_INTERRUPTIBLE (1), so a mask of 1 keeps them and a mask of 2
+// (TASK_UNINTERRUPTIBLE) or 0 (preempted while running) does not.
+func TestStateFilter(t *testing.T) {
+	bpftest.Require(t)
+	for _, tc := range []struct {
+		state uint32
+		keep  bool
+	}{{1, true}, {2, false}, {0, false}} {
+		t.Run(strconv.Itoa(int(tc.state)), func(t *testing.T) {
+			s := startSleeper(t, 5, 20)
+			cfg := defaultConfig()
+			cfg.PIDs = []uint32{s.pid}
+			cfg.MinBlock = 10 * time.Millisecond // the sleeps, not a preemption
+			cfg.State = &tc.state
+			recs, _ := trace(t, cfg, nil, func() { s.release(t); s.wait(t) })
+			got := time.Duration(nanosByPID(recs)[s.pid])
+			t.Logf("--state %d: %v blocked", tc.state, got)
+			if tc.keep && got < 5*20*time.Millisecond*85/100 {
+				t.Errorf("--state %d kept %v of 100 ms of sleeps", tc.state, got)
+			}
+			if !tc.keep && got != 0 {
+				t.Errorf("--state %d kept %v of interruptible sleeps", tc.state, got)
+			}
+		})
+	}
+}
