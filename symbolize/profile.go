@@ -120,6 +120,10 @@ func (s *Symbolizer) readVDSO(pid uint32, m *Mapping) (*Binary, error) {
 	return s.vdso, s.vdsoErr
 }
 
+// PreloadKernel starts reading the kernel's symbols in the background, so
+// that a profile built later need not wait for /proc/kallsyms (70-200 ms).
+func (s *Symbolizer) PreloadKernel() { go s.kernelSymbols() }
+
 func (s *Symbolizer) kernelSymbols() (*Kernel, error) {
 	s.kernelOnce.Do(func() { s.kernel, s.kernelErr = OpenKernel() })
 	return s.kernel, s.kernelErr

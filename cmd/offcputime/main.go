@@ -266,6 +266,7 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	defer tr.Close()
 	attached := time.Now()
+	sym.PreloadKernel()
 	if cfg.format == "text" {
 		fmt.Fprintln(stderr, header(cfg))
 	}

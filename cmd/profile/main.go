@@ -259,6 +259,7 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	defer s.Close()
 	attached := time.Now()
+	sym.PreloadKernel()
 	cpuAttached := selfCPU()
 	if cfg.format == "text" {
 		fmt.Fprintln(stderr, header(cfg))
