@@ -306,3 +306,38 @@ func TestStateFilter(t *testing.T) {
 		})
 	}
 }
+
+// TestTIDAndMaxBlockFilters traces one thread of a sleeper by TID, with a
+// maximum block time below its sleeps' length and then above it.
+func TestTIDAndMaxBlockFilters(t *testing.T) {
+	bpftest.Require(t)
+	for _, tc := range []struct {
+		max  time.Duration
+		keep bool
+	}{{5 * time.Millisecond, false}, {time.Second, true}} {
+		t.Run(tc.max.String(), func(t *testing.T) {
+			s := startSleeper(t, 5, 20)
+			cfg := defaultConfig()
+			cfg.TIDs = []uint32{s.pid} // its main thread
+			cfg.MaxBlock = tc.max
+			recs, _ := trace(t, cfg, nil, func() { s.release(t); s.wait(t) })
+			var got time.Duration
+			for _, r := range recs {
+				if r.TID != s.pid {
+					t.Errorf("-t %d kept thread %d (%s)", s.pid, r.TID, r.Comm)
+				}
+				got += time.Duration(r.Nanos)
+				if time.Duration(r.Nanos) > tc.max*time.Duration(r.Count) {
+					t.Errorf("-M %v kept blocks of %v on average", tc.max, time.Duration(r.Nanos/r.Count))
+				}
+			}
+			t.Logf("-t %d -M %v: %v blocked", s.pid, tc.max, got)
+			if tc.keep && got < 5*20*time.Millisecond*85/100 {
+				t.Errorf("-M %v kept only %v of 100 ms of 20 ms sleeps", tc.max, got)
+			}
+			if !tc.keep && got >= 20*time.Millisecond {
+				t.Errorf("-M %v kept %v: more than one 20 ms sleep", tc.max, got)
+			}
+		})
+	}
+}
