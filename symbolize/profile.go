@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -176,6 +177,7 @@ func (s *Symbolizer) Profile(recs []sample.Record, o ProfileOptions) (*profile.P
 	p.DurationNanos = int64(o.Duration)
 	p.Comments = o.Comments
 
+	b.prefetch(recs)
 	for i := range recs {
 		r := &recs[i]
 		smp := &profile.Sample{
@@ -314,6 +316,75 @@ func (b *builder) userLocations(locs []*profile.Location, pid uint32, st sample.
 		locs = append(locs, l)
 	}
 	return locs
+}
+
+// prefetch looks up every user address the records need, one goroutine per
+// binary and as many binaries at once as there are CPUs, so that the debug
+// information of different binaries (most of the output latency) loads in
+// parallel; userLocations then finds the frames memoized.
+func (b *builder) prefetch(recs []sample.Record) {
+	work := make(map[*Binary]map[uint64]bool)
+	for i := range recs {
+		r := &recs[i]
+		if r.User.State != sample.StackOK {
+			continue
+		}
+		proc := b.s.process(r.TGID)
+		for j, pc := range r.User.PCs {
+			m := proc.Find(pc)
+			if m == nil {
+				continue
+			}
+			bin := m.binary(b.s.cache)
+			if bin == nil {
+				continue
+			}
+			vaddr, ok := bin.AddrForOffset(pc - m.Start + m.Offset)
+			if !ok {
+				continue
+			}
+			if work[bin] == nil {
+				work[bin] = make(map[uint64]bool)
+			}
+			work[bin][lookupAddr(vaddr, j > 0)] = true
+		}
+	}
+	type result struct {
+		bin    *Binary
+		addrs  []uint64
+		frames [][]Frame
+	}
+	results := make([]*result, 0, len(work))
+	for bin, addrs := range work {
+		res := &result{bin: bin}
+		for a := range addrs {
+			res.addrs = append(res.addrs, a)
+		}
+		results = append(results, res)
+	}
+	// Binary methods are safe to call for different binaries at once: each
+	// holds only its own state, and the shared cache locks.
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, res := range results {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res.frames = make([][]Frame, len(res.addrs))
+			for i, a := range res.addrs {
+				// A lookup error (corrupt DWARF, say) leaves the address
+				// unknown rather than failing the whole profile.
+				res.frames[i], _ = res.bin.Frames(a)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, res := range results {
+		for i, a := range res.addrs {
+			b.frameMemo[frameKey{res.bin, a}] = res.frames[i]
+		}
+	}
 }
 
 func (b *builder) frames(bin *Binary, addr uint64) []Frame {
