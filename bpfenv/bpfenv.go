@@ -1,10 +1,12 @@
-// Package bpfenv checks that this machine can load ember's BPF programs and
-// turns the kernel's refusals into one-line messages that say what to do.
+// Package bpfenv checks that this machine can load ember's BPF programs,
+// turns the kernel's refusals into one-line messages that say what to do,
+// and switches on the kernel's accounting of BPF run time.
 package bpfenv
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/cilium/ebpf"
@@ -55,4 +57,15 @@ func Explain(what string, err error) error {
 		return fmt.Errorf("%w: %s: this kernel has no bpf() system call", ErrUnavailable, what)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// EnableStats makes the kernel account BPF programs' run time until the
+// returned closer is closed (scoped, unlike the kernel.bpf_stats_enabled
+// sysctl).
+func EnableStats() (io.Closer, error) {
+	c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
+	if err != nil {
+		return nil, fmt.Errorf("enable BPF run-time stats: %w", err)
+	}
+	return c, nil
 }

@@ -5,19 +5,16 @@ package offcpu
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/emberprof/ember/bpfenv"
+	"github.com/emberprof/ember/newprocs"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/stackmap"
-	"golang.org/x/sys/unix"
 )
 
 // Config says which blocks to measure.
@@ -60,7 +57,7 @@ type Tracer struct {
 	cfg   Config
 	objs  offcpuObjects
 	links []link.Link
-	ring  *ringbuf.Reader
+	procs *newprocs.Reader
 }
 
 // Open loads the BPF program and starts measuring.
@@ -131,11 +128,11 @@ func (t *Tracer) start() error {
 			return fmt.Errorf("add tid %d to filter: %w", id, err)
 		}
 	}
-	ring, err := ringbuf.NewReader(t.objs.NewProcs)
+	procs, err := newprocs.NewReader(t.objs.NewProcs)
 	if err != nil {
-		return fmt.Errorf("open process ring: %w", err)
+		return err
 	}
-	t.ring = ring
+	t.procs = procs
 	progs := []struct {
 		name string
 		prog *ebpf.Program
@@ -157,21 +154,7 @@ func (t *Tracer) start() error {
 // the first time (and again after it execs) until ctx ends; fn runs on the
 // caller's goroutine. It can be called once: ending ctx closes the ring.
 func (t *Tracer) NewProcesses(ctx context.Context, fn func(tgid uint32)) error {
-	// Closing is the only way to interrupt a blocked read.
-	stop := context.AfterFunc(ctx, func() { t.ring.Close() })
-	defer stop()
-	var rec ringbuf.Record
-	for {
-		if err := t.ring.ReadInto(&rec); err != nil {
-			if errors.Is(err, ringbuf.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("read new processes: %w", err)
-		}
-		if len(rec.RawSample) >= 4 {
-			fn(binary.NativeEndian.Uint32(rec.RawSample))
-		}
-	}
+	return t.procs.Run(ctx, fn)
 }
 
 // Stop detaches the programs, so that what Read returns is final.
@@ -204,7 +187,7 @@ func (t *Tracer) Read() ([]sample.Record, sample.Losses, error) {
 		recs = append(recs, sample.Record{
 			TGID:   key.Tgid,
 			TID:    key.Tid,
-			Comm:   commString(key.Comm[:]),
+			Comm:   sample.CommString(key.Comm[:]),
 			Kernel: ks,
 			User:   us,
 			Count:  val.Count,
@@ -216,16 +199,6 @@ func (t *Tracer) Read() ([]sample.Record, sample.Losses, error) {
 	}
 	losses, err := stackmap.ReadLosses(t.objs.Losses)
 	return recs, losses, err
-}
-
-// EnableStats makes the kernel account BPF run time until the returned
-// closer is closed.
-func EnableStats() (io.Closer, error) {
-	c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
-	if err != nil {
-		return nil, fmt.Errorf("enable BPF run-time stats: %w", err)
-	}
-	return c, nil
 }
 
 // RunStats returns how often the sched_switch program ran and for how long
@@ -247,19 +220,8 @@ func (t *Tracer) walkChecks() (compared, differed uint64, err error) {
 // Close detaches and unloads everything.
 func (t *Tracer) Close() error {
 	t.Stop()
-	if t.ring != nil {
-		t.ring.Close()
+	if t.procs != nil {
+		t.procs.Close()
 	}
 	return t.objs.Close()
-}
-
-func commString(c []int8) string {
-	b := make([]byte, 0, len(c))
-	for _, v := range c {
-		if v == 0 {
-			break
-		}
-		b = append(b, byte(v))
-	}
-	return string(b)
 }

@@ -75,3 +75,15 @@ const (
 	LabelPID  = "pid"
 	LabelTID  = "tid"
 )
+
+// CommString converts a task's comm, a NUL-padded C array, to a string.
+func CommString(c []int8) string {
+	b := make([]byte, 0, len(c))
+	for _, v := range c {
+		if v == 0 {
+			break
+		}
+		b = append(b, byte(v))
+	}
+	return string(b)
+}

@@ -5,10 +5,8 @@ package sampler
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -18,8 +16,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/emberprof/ember/bpfenv"
+	"github.com/emberprof/ember/newprocs"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/stackmap"
 	"golang.org/x/sys/unix"
@@ -56,7 +54,7 @@ type Sampler struct {
 	objs   samplerObjects
 	links  []link.Link
 	events []int
-	ring   *ringbuf.Reader
+	procs  *newprocs.Reader
 }
 
 // Open loads the BPF program and starts sampling on every requested CPU.
@@ -113,11 +111,11 @@ func (s *Sampler) start() error {
 			return fmt.Errorf("add tid %d to filter: %w", t, err)
 		}
 	}
-	ring, err := ringbuf.NewReader(s.objs.NewProcs)
+	procs, err := newprocs.NewReader(s.objs.NewProcs)
 	if err != nil {
-		return fmt.Errorf("open process ring: %w", err)
+		return err
 	}
-	s.ring = ring
+	s.procs = procs
 	l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.OnExec, AttachType: ebpf.AttachTraceRawTp})
 	if err != nil {
 		return bpfenv.Explain("attach sched_process_exec", err)
@@ -174,22 +172,7 @@ func (s *Sampler) cpus() ([]int, error) {
 // caller's goroutine, so it may capture the process while it still exists.
 // It can be called once: ending ctx closes the ring buffer.
 func (s *Sampler) NewProcesses(ctx context.Context, fn func(tgid uint32)) error {
-	// Closing is the only way to interrupt a blocked read: SetDeadline waits
-	// for the reader's lock, which the blocked read holds.
-	stop := context.AfterFunc(ctx, func() { s.ring.Close() })
-	defer stop()
-	var rec ringbuf.Record
-	for {
-		if err := s.ring.ReadInto(&rec); err != nil {
-			if errors.Is(err, ringbuf.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("read new processes: %w", err)
-		}
-		if len(rec.RawSample) >= 4 {
-			fn(binary.NativeEndian.Uint32(rec.RawSample))
-		}
-	}
+	return s.procs.Run(ctx, fn)
 }
 
 // Stop detaches the program, so that what Read returns is final.
@@ -229,7 +212,7 @@ func (s *Sampler) Read() ([]sample.Record, sample.Losses, error) {
 		recs = append(recs, sample.Record{
 			TGID:   key.Tgid,
 			TID:    key.Tid,
-			Comm:   commString(key.Comm[:]),
+			Comm:   sample.CommString(key.Comm[:]),
 			Kernel: ks,
 			User:   us,
 			Count:  count,
@@ -241,16 +224,6 @@ func (s *Sampler) Read() ([]sample.Record, sample.Losses, error) {
 	}
 	losses, err := stackmap.ReadLosses(s.objs.Losses)
 	return recs, losses, err
-}
-
-// EnableStats makes the kernel account the program's run time until the
-// returned closer is closed (scoped, unlike the kernel.bpf_stats_enabled sysctl).
-func EnableStats() (io.Closer, error) {
-	c, err := ebpf.EnableStats(unix.BPF_STATS_RUN_TIME)
-	if err != nil {
-		return nil, fmt.Errorf("enable BPF run-time stats: %w", err)
-	}
-	return c, nil
 }
 
 // RunStats returns how often the sampling program ran and for how long in
@@ -272,21 +245,10 @@ func (s *Sampler) walkChecks() (compared, differed uint64, err error) {
 // Close detaches and unloads everything.
 func (s *Sampler) Close() error {
 	s.Stop()
-	if s.ring != nil {
-		s.ring.Close()
+	if s.procs != nil {
+		s.procs.Close()
 	}
 	return s.objs.Close()
-}
-
-func commString(c []int8) string {
-	b := make([]byte, 0, len(c))
-	for _, v := range c {
-		if v == 0 {
-			break
-		}
-		b = append(b, byte(v))
-	}
-	return string(b)
 }
 
 // OnlineCPUs lists the online CPUs from /sys/devices/system/cpu/online.

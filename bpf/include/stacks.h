@@ -77,6 +77,27 @@ static __always_inline __u64 stack_hash(struct stack *s, __u32 n)
 	return h ? h : 1;
 }
 
+/* store_hashed stores the frames in s under their hash h, unless they are
+ * there already, and returns the outcome; *id gets the hash. */
+static __always_inline __u32 store_hashed(struct stack *s, __u64 h, __u64 *id)
+{
+	if (!bpf_map_lookup_elem(&stacks, &h)) {
+		long err = bpf_map_update_elem(&stacks, &h, s, BPF_NOEXIST);
+		if (err && err != -EEXIST) {
+			count_loss(LOSS_STACK_FULL);
+			return STACK_FULL;
+		}
+	}
+	*id = h;
+	return STACK_OK;
+}
+
+/* store_stack stores the n bytes of frames a walk left in s. */
+static __always_inline __u32 store_stack(struct stack *s, long n, __u64 *id)
+{
+	return store_hashed(s, stack_hash(s, (__u32)n / sizeof(__u64)), id);
+}
+
 /* The lowest and highest addresses a user frame record can be at: nothing is
  * mapped below vm.mmap_min_addr's default, nor above TASK_SIZE_MAX (4-level
  * paging). */
@@ -146,16 +167,7 @@ static __always_inline __u32 take_user_stack(struct task_struct *task, __u64 *id
 	/* The depth goes in last so that a prefix never hashes like the whole. */
 	__u64 h = (w.hash ^ w.n) * 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
-	h = h ? h : 1;
-	if (!bpf_map_lookup_elem(&stacks, &h)) {
-		long err = bpf_map_update_elem(&stacks, &h, s, BPF_NOEXIST);
-		if (err && err != -EEXIST) {
-			count_loss(LOSS_STACK_FULL);
-			return STACK_FULL;
-		}
-	}
-	*id = h;
-	return STACK_OK;
+	return store_hashed(s, h ? h : 1, id);
 }
 
 /* check_user_walk makes every user walk also run the kernel's own walk and
@@ -198,22 +210,6 @@ static __always_inline void check_walk(void *ctx)
 	n = bpf_map_lookup_elem(&walk_checks, &one);
 	if (n && differ)
 		(*n)++;
-}
-
-/* store_stack stores the n bytes of frames a walk left in s under their hash
- * and returns the outcome; *id gets the hash. */
-static __always_inline __u32 store_stack(struct stack *s, long n, __u64 *id)
-{
-	__u64 h = stack_hash(s, (__u32)n / sizeof(__u64));
-	if (!bpf_map_lookup_elem(&stacks, &h)) {
-		long err = bpf_map_update_elem(&stacks, &h, s, BPF_NOEXIST);
-		if (err && err != -EEXIST) {
-			count_loss(LOSS_STACK_FULL);
-			return STACK_FULL;
-		}
-	}
-	*id = h;
-	return STACK_OK;
 }
 
 /* take_stack walks one stack (flags: 0 for kernel, BPF_F_USER_STACK for user,

@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emberprof/ember/bpfenv"
 	"github.com/emberprof/ember/getopt"
+	"github.com/emberprof/ember/idlist"
 	"github.com/emberprof/ember/offcpu"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/symbolize"
@@ -144,7 +146,7 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
 	}
 	if len(rest) == 1 {
-		secs, err := parsePositiveInt(rest[0])
+		secs, err := idlist.PositiveInt(rest[0])
 		if err != nil {
 			return nil, usageError{fmt.Errorf("duration %q: give whole seconds, e.g. 5", rest[0])}
 		}
@@ -178,42 +180,14 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	return c, nil
 }
 
-func parsePositiveInt(s string) (int64, error) {
-	var n int64
-	if s == "" {
-		return 0, errors.New("empty")
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' || n > 1<<40 {
-			return 0, errors.New("not a positive integer")
-		}
-		n = n*10 + int64(r-'0')
-	}
-	if n == 0 {
-		return 0, errors.New("zero")
-	}
-	return n, nil
-}
-
-// parseIDs parses a comma separated list of process or thread IDs and checks
-// that each exists now.
+// parseIDs is idlist.Parse with its syntax errors made usage errors.
 func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
-	if list == "" {
-		return nil, nil
+	ids, err := idlist.Parse(list, flag, what, procRoot)
+	var se *idlist.SyntaxError
+	if errors.As(err, &se) {
+		return nil, usageError{err}
 	}
-	var ids []uint32
-	for _, f := range strings.Split(list, ",") {
-		n, err := parsePositiveInt(strings.TrimSpace(f))
-		if err != nil || n > 1<<22 {
-			return nil, usageError{fmt.Errorf("%s %q: %q is not a %s ID", flag, list, f, what)}
-		}
-		// /proc/N exists for thread IDs too (hidden from readdir, not from stat).
-		if _, err := os.Stat(fmt.Sprintf("%s/%d", procRoot, n)); err != nil {
-			return nil, fmt.Errorf("%s %d: no such %s (nothing at %s/%d): check the ID with ps", flag, n, what, procRoot, n)
-		}
-		ids = append(ids, uint32(n))
-	}
-	return ids, nil
+	return ids, err
 }
 
 func main() {
@@ -252,7 +226,7 @@ func usage() string {
 
 func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if cfg.stats {
-		st, err := offcpu.EnableStats()
+		st, err := bpfenv.EnableStats()
 		if err != nil {
 			return err
 		}
@@ -327,9 +301,9 @@ func header(cfg *config) string {
 	o := cfg.offcpu
 	switch {
 	case len(o.PIDs) > 0:
-		fmt.Fprintf(&b, "PID %s", joinIDs(o.PIDs))
+		fmt.Fprintf(&b, "PID %s", idlist.Format(o.PIDs))
 	case len(o.TIDs) > 0:
-		fmt.Fprintf(&b, "TID %s", joinIDs(o.TIDs))
+		fmt.Fprintf(&b, "TID %s", idlist.Format(o.TIDs))
 	case o.UserThreadsOnly:
 		b.WriteString("user threads")
 	case o.KernelThreadsOnly:
@@ -351,14 +325,6 @@ func header(cfg *config) string {
 		b.WriteString("... Hit Ctrl-C to end.")
 	}
 	return b.String()
-}
-
-func joinIDs(ids []uint32) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = strconv.FormatUint(uint64(id), 10)
-	}
-	return strings.Join(s, ",")
 }
 
 func comments(cfg *config, l sample.Losses) []string {

@@ -14,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emberprof/ember/bpfenv"
 	"github.com/emberprof/ember/getopt"
+	"github.com/emberprof/ember/idlist"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/sampler"
 	"github.com/emberprof/ember/symbolize"
@@ -145,7 +147,7 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
 	}
 	if len(rest) == 1 {
-		secs, err := parsePositiveInt(rest[0])
+		secs, err := idlist.PositiveInt(rest[0])
 		if err != nil {
 			return nil, usageError{fmt.Errorf("duration %q: give whole seconds, e.g. 30", rest[0])}
 		}
@@ -170,42 +172,14 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	return c, nil
 }
 
-func parsePositiveInt(s string) (int64, error) {
-	var n int64
-	if s == "" {
-		return 0, errors.New("empty")
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' || n > 1<<40 {
-			return 0, errors.New("not a positive integer")
-		}
-		n = n*10 + int64(r-'0')
-	}
-	if n == 0 {
-		return 0, errors.New("zero")
-	}
-	return n, nil
-}
-
-// parseIDs parses a comma separated list of process or thread IDs and checks
-// that each exists now.
+// parseIDs is idlist.Parse with its syntax errors made usage errors.
 func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
-	if list == "" {
-		return nil, nil
+	ids, err := idlist.Parse(list, flag, what, procRoot)
+	var se *idlist.SyntaxError
+	if errors.As(err, &se) {
+		return nil, usageError{err}
 	}
-	var ids []uint32
-	for _, f := range strings.Split(list, ",") {
-		n, err := parsePositiveInt(strings.TrimSpace(f))
-		if err != nil || n > 1<<22 {
-			return nil, usageError{fmt.Errorf("%s %q: %q is not a %s ID", flag, list, f, what)}
-		}
-		// /proc/N exists for thread IDs too (hidden from readdir, not from stat).
-		if _, err := os.Stat(fmt.Sprintf("%s/%d", procRoot, n)); err != nil {
-			return nil, fmt.Errorf("%s %d: no such %s (nothing at %s/%d): check the ID with ps", flag, n, what, procRoot, n)
-		}
-		ids = append(ids, uint32(n))
-	}
-	return ids, nil
+	return ids, err
 }
 
 func main() {
@@ -245,7 +219,7 @@ func usage() string {
 func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	t0 := time.Now()
 	if cfg.stats {
-		st, err := sampler.EnableStats()
+		st, err := bpfenv.EnableStats()
 		if err != nil {
 			return err
 		}
@@ -324,9 +298,9 @@ func header(cfg *config) string {
 	}
 	switch {
 	case len(cfg.sampler.PIDs) > 0:
-		fmt.Fprintf(&b, " of PID %s", joinIDs(cfg.sampler.PIDs))
+		fmt.Fprintf(&b, " of PID %s", idlist.Format(cfg.sampler.PIDs))
 	case len(cfg.sampler.TIDs) > 0:
-		fmt.Fprintf(&b, " of TID %s", joinIDs(cfg.sampler.TIDs))
+		fmt.Fprintf(&b, " of TID %s", idlist.Format(cfg.sampler.TIDs))
 	default:
 		b.WriteString(" of all threads")
 	}
@@ -347,14 +321,6 @@ func header(cfg *config) string {
 		b.WriteString("... Hit Ctrl-C to end.")
 	}
 	return b.String()
-}
-
-func joinIDs(ids []uint32) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = fmt.Sprint(id)
-	}
-	return strings.Join(s, ", ")
 }
 
 func comments(cfg *config, l sample.Losses) []string {

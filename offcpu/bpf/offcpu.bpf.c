@@ -66,42 +66,7 @@ const volatile bool kernel_stacks = true;
 const volatile bool user_stacks = true;
 /* kernel_skip drops the program's own frame from kernel stacks. */
 const volatile __u32 kernel_skip = 0;
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} tgids SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} tids SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
-	__type(value, __u8);
-} seen SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} new_procs SEC(".maps");
-
-static __always_inline void announce(__u32 tgid)
-{
-	__u8 one = 1;
-	if (bpf_map_lookup_elem(&seen, &tgid))
-		return;
-	if (bpf_map_update_elem(&seen, &tgid, &one, BPF_NOEXIST))
-		return;
-	if (bpf_ringbuf_output(&new_procs, &tgid, sizeof(tgid), 0))
-		bpf_map_delete_elem(&seen, &tgid);
-}
+#include "procs.h"
 
 /* wanted applies every filter that needs no stack, cheapest first. */
 static __always_inline bool wanted(struct task_struct *t)
@@ -121,11 +86,7 @@ static __always_inline bool wanted(struct task_struct *t)
 		if (state == 0 ? s != 0 : !(s & state))
 			return false;
 	}
-	if (filter_tgid && !bpf_map_lookup_elem(&tgids, &tgid))
-		return false;
-	if (filter_tid && !bpf_map_lookup_elem(&tids, &tid))
-		return false;
-	return true;
+	return id_wanted(tgid, tid);
 }
 
 static __always_inline void switch_out(void *ctx, struct task_struct *prev, __u64 now)
@@ -199,14 +160,6 @@ int on_switch(unsigned long long *ctx)
 
 	switch_out(ctx, prev, now);
 	switch_in(next, now);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exec")
-int on_exec(void *ctx)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	bpf_map_delete_elem(&seen, &tgid);
 	return 0;
 }
 

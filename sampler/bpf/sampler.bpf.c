@@ -32,46 +32,7 @@ const volatile bool include_idle = false;
 const volatile bool kernel_stacks = true;
 const volatile bool user_stacks = true;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} tgids SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} tids SEC(".maps");
-
-/* seen holds processes already announced to user space; a new one is sent on
- * the ring buffer once, so user space can capture its mappings while it still
- * lives. An exec forgets it (see on_exec) because its mappings change. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
-	__type(value, __u8);
-} seen SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} new_procs SEC(".maps");
-
-static __always_inline void announce(__u32 tgid)
-{
-	__u8 one = 1;
-	if (bpf_map_lookup_elem(&seen, &tgid))
-		return;
-	if (bpf_map_update_elem(&seen, &tgid, &one, BPF_NOEXIST))
-		return;
-	/* If the ring is full, forget the process so a later sample retries. */
-	if (bpf_ringbuf_output(&new_procs, &tgid, sizeof(tgid), 0))
-		bpf_map_delete_elem(&seen, &tgid);
-}
+#include "procs.h"
 
 SEC("perf_event")
 int sample(struct bpf_perf_event_data *ctx)
@@ -82,9 +43,7 @@ int sample(struct bpf_perf_event_data *ctx)
 
 	if (!include_idle && tid == 0)
 		return 0;
-	if (filter_tgid && !bpf_map_lookup_elem(&tgids, &tgid))
-		return 0;
-	if (filter_tid && !bpf_map_lookup_elem(&tids, &tid))
+	if (!id_wanted(tgid, tid))
 		return 0;
 
 	struct key key = {};
@@ -117,14 +76,6 @@ int sample(struct bpf_perf_event_data *ctx)
 	}
 	if (tgid)
 		announce(tgid);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exec")
-int on_exec(void *ctx)
-{
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	bpf_map_delete_elem(&seen, &tgid);
 	return 0;
 }
 
