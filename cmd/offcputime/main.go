@@ -31,8 +31,9 @@ const usageHead = `usage: offcputime [-h] [-p PID | -t TID | -u | -k] [-U | -K] 
 Summarize off-CPU time by stack trace: a BPF program on the sched_switch
 tracepoint times each block of every thread (or the chosen ones) and sums it
 in the kernel by thread and stacks. Output is BCC offcputime's: multi-line
-stacks by default, folded stacks with -f (input for flamegraph), or pprof with
---format (pprof, or an SVG flame graph); values are microseconds.
+stacks by default, folded stacks with -f (input for flamegraph), values in
+microseconds; --format pprof or svg writes a pprof profile or an off-CPU flame
+graph instead.
 
 positional arguments:
   duration                         duration of trace, in seconds (default: until Ctrl-C)
