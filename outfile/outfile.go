@@ -5,6 +5,7 @@ package outfile
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,4 +52,19 @@ func Write(path string, stdout io.Writer, fn func(io.Writer) error) error {
 	}
 	ok = true
 	return nil
+}
+
+// Check reports whether Write could create path, so that a command that
+// collects for a long time can refuse a bad -o before it starts rather
+// than after; "" and "-" (stdout) always can.
+func Check(path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("-o %s: cannot write there: %w", path, errors.Unwrap(err))
+	}
+	tmp.Close()
+	return os.Remove(tmp.Name())
 }

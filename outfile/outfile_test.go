@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +40,21 @@ func TestWriteStdout(t *testing.T) {
 	var buf bytes.Buffer
 	if err := Write("-", &buf, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil || buf.String() != "x" {
 		t.Fatalf("stdout = %q, %v", buf.String(), err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	if err := Check(filepath.Join(dir, "out.svg")); err != nil {
+		t.Errorf("Check in a writable directory: %v", err)
+	}
+	if err := Check(filepath.Join(dir, "missing", "out.svg")); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("Check in a missing directory: %v", err)
+	}
+	if err := Check(""); err != nil {
+		t.Errorf("Check(stdout): %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("Check left %d files behind", len(entries))
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/emberprof/ember/getopt"
 	"github.com/emberprof/ember/idlist"
 	"github.com/emberprof/ember/offcpu"
+	"github.com/emberprof/ember/outfile"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/symbolize"
 )
@@ -207,6 +208,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err != nil {
+		fmt.Fprintf(stderr, "offcputime: %v\n", err)
+		return 1
+	}
+	if err := outfile.Check(cfg.output); err != nil {
 		fmt.Fprintf(stderr, "offcputime: %v\n", err)
 		return 1
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/emberprof/ember/bpfenv"
 	"github.com/emberprof/ember/getopt"
 	"github.com/emberprof/ember/idlist"
+	"github.com/emberprof/ember/outfile"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/sampler"
 	"github.com/emberprof/ember/symbolize"
@@ -198,6 +199,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err != nil {
+		fmt.Fprintf(stderr, "profile: %v\n", err)
+		return 1
+	}
+	if err := outfile.Check(cfg.output); err != nil {
 		fmt.Fprintf(stderr, "profile: %v\n", err)
 		return 1
 	}
