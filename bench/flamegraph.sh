@@ -8,8 +8,8 @@
 #
 # With a chromium on PATH it then times how long headless Chromium takes to
 # open each of our SVGs (flamegraph/browser_test.go, TestBrowserLoadTime):
-# the median and the fastest of 3 opens, from setting the location to the
-# first frame drawn after the load event. Timings on a shared machine move with its load, so
+# the median and the fastest of 3 opens, each from an empty page, from setting
+# the location to the first frame drawn after the load event. Timings on a shared machine move with its load, so
 # the load average is printed beside them.
 #
 # Environment: SIZES (line counts, default "10000 100000 1000000"),
