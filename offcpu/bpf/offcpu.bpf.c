@@ -94,8 +94,13 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, __u6
 	if (!wanted(prev))
 		return;
 	struct start *st = bpf_task_storage_get(&starts, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
+	if (!st) {
+		/* No memory for the thread's first block (storage is allocated
+		 * atomically here): a block that cannot be counted, like a full
+		 * counts map. */
+		count_loss(LOSS_COUNT_FULL);
 		return;
+	}
 	st->user_state = STACK_SKIPPED;
 	st->user_stack = 0;
 	st->kernel_state = STACK_SKIPPED;
