@@ -351,6 +351,6 @@ func reportLosses(w io.Writer, l sample.Losses) {
 		fmt.Fprintf(w, "WARNING: %d stack traces lost and could not be displayed.%s\n", n, hint)
 	}
 	if l.CountMapFull > 0 {
-		fmt.Fprintf(w, "WARNING: hash table full (%d blocks dropped).\n", l.CountMapFull)
+		fmt.Fprintf(w, "WARNING: %d blocks could not be counted: the hash table was full or the kernel out of memory.\n", l.CountMapFull)
 	}
 }
