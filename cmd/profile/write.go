@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 
@@ -12,35 +10,18 @@ import (
 	"github.com/google/pprof/profile"
 )
 
-// write prints the profile in the chosen format.
+// write prints the profile in the chosen format; values are samples.
 func write(cfg *config, p *profile.Profile, stdout io.Writer) error {
-	fold := flamegraph.FoldOptions{SampleIndex: 0, Annotate: cfg.annotate, Delimit: cfg.delimit && cfg.sampler.KernelStacks && cfg.sampler.UserStacks}
+	o := flamegraph.WriteOptions{
+		Fold: flamegraph.FoldOptions{
+			SampleIndex: 0,
+			Annotate:    cfg.annotate,
+			Delimit:     cfg.delimit && cfg.sampler.KernelStacks && cfg.sampler.UserStacks,
+		},
+		IDLabel: sample.LabelPID,
+		SVG:     flamegraph.SVGOptions{Title: "CPU Flame Graph", Subtitle: strings.Join(p.Comments[:1], ""), CountName: "samples"},
+	}
 	return outfile.Write(cfg.output, stdout, func(w io.Writer) error {
-		switch cfg.format {
-		case "text":
-			return flamegraph.WriteText(w, p, flamegraph.TextOptions{FoldOptions: fold, IDLabel: sample.LabelPID})
-		case "folded":
-			stacks, err := flamegraph.Fold(p, fold)
-			if err != nil {
-				return err
-			}
-			return flamegraph.WriteFolded(w, stacks)
-		case "svg":
-			stacks, err := flamegraph.Fold(p, fold)
-			if err != nil {
-				return err
-			}
-			err = flamegraph.WriteSVG(w, stacks, flamegraph.SVGOptions{Title: "CPU Flame Graph", Subtitle: strings.Join(p.Comments[:1], ""), CountName: "samples"})
-			if errors.Is(err, flamegraph.ErrNoStacks) {
-				// Nothing was sampled: keep flamegraph.pl's error SVG, which
-				// says so, rather than no file.
-				return nil
-			}
-			return err
-		case "pprof":
-			// profile.Write compresses already.
-			return p.Write(w)
-		}
-		return fmt.Errorf("format %q not supported yet", cfg.format)
+		return flamegraph.Write(w, p, cfg.format, o)
 	})
 }
