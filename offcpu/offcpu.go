@@ -202,7 +202,7 @@ func (t *Tracer) Read() ([]sample.Record, sample.Losses, error) {
 }
 
 // RunStats returns how often the sched_switch program ran and for how long
-// in all, as counted while EnableStats was on.
+// in all, as counted while bpfenv.EnableStats was on.
 func (t *Tracer) RunStats() (runs uint64, total time.Duration, err error) {
 	st, err := t.objs.OnSwitch.Stats()
 	if err != nil {

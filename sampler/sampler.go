@@ -227,7 +227,7 @@ func (s *Sampler) Read() ([]sample.Record, sample.Losses, error) {
 }
 
 // RunStats returns how often the sampling program ran and for how long in
-// all, as counted while EnableStats was on.
+// all, as counted while bpfenv.EnableStats was on.
 func (s *Sampler) RunStats() (runs uint64, total time.Duration, err error) {
 	st, err := s.objs.Sample.Stats()
 	if err != nil {
