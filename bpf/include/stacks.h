@@ -149,9 +149,10 @@ static __always_inline __u32 take_user_stack(struct task_struct *task, __u64 *id
 	*id = 0;
 	if (!s)
 		return STACK_MISSED;
-	/* A thread past exit_mm has no user memory left to walk; the kernel's
-	 * walk gives nothing then either. */
-	if (!task->mm)
+	/* A thread past exit_mm has no user memory left to walk, and a kernel
+	 * thread that borrowed one (kthread_use_mm) has no user registers: the
+	 * kernel's walk gives nothing for either. */
+	if (!task->mm || (task->flags & PF_KTHREAD))
 		return STACK_ABSENT;
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs)
