@@ -33,9 +33,10 @@ type Binary struct {
 	// files.
 	once     sync.Once
 	dwarf    *dwarfInfo
-	gopcln   *goTable
-	debug    *Binary // separate debug file, nil when none
-	extSyms  symtab  // symbols of the debug file or MiniDebugInfo
+	goinl    *goInline // Go 1.20+ pclntab with its inlining tree
+	gopcln   *goTable  // older pclntabs, through debug/gosym
+	debug    *Binary   // separate debug file, nil when none
+	extSyms  symtab    // symbols of the debug file or MiniDebugInfo
 	debugErr error
 }
 
@@ -196,6 +197,12 @@ func (b *Binary) Frames(addr uint64) ([]Frame, error) {
 			return frames, nil
 		}
 	}
+	if b.goinl != nil {
+		if frames := b.goinl.frames(addr); frames != nil {
+			nameFromSymbol(&frames[len(frames)-1], sym, name)
+			return frames, nil
+		}
+	}
 	if b.gopcln != nil {
 		if f, ok := b.gopcln.frame(addr); ok {
 			return []Frame{f}, nil
@@ -272,7 +279,9 @@ func (b *Binary) loadDebug() {
 		}
 	}
 	if b.dwarf == nil {
-		b.gopcln = newGoTable(b.elf)
+		if b.goinl = newGoInline(b.elf); b.goinl == nil {
+			b.gopcln = newGoTable(b.elf)
+		}
 	}
 }
 
