@@ -211,9 +211,9 @@ func (t *Tracer) RunStats() (runs uint64, total time.Duration, err error) {
 	return st.RunCount, st.Runtime, nil
 }
 
-// walkChecks returns how many user walks were compared with the kernel's
-// and how many differed, with checkUserWalk set.
-func (t *Tracer) walkChecks() (compared, differed uint64, err error) {
+// walkChecks returns the counts of user walks compared with the kernel's,
+// with checkUserWalk set.
+func (t *Tracer) walkChecks() (stackmap.WalkChecks, error) {
 	return stackmap.ReadWalkChecks(t.objs.WalkChecks)
 }
 

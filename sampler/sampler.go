@@ -236,9 +236,9 @@ func (s *Sampler) RunStats() (runs uint64, total time.Duration, err error) {
 	return st.RunCount, st.Runtime, nil
 }
 
-// walkChecks returns how many user walks were compared with the kernel's
-// and how many differed, with checkUserWalk set.
-func (s *Sampler) walkChecks() (compared, differed uint64, err error) {
+// walkChecks returns the counts of user walks compared with the kernel's,
+// with checkUserWalk set.
+func (s *Sampler) walkChecks() (stackmap.WalkChecks, error) {
 	return stackmap.ReadWalkChecks(s.objs.WalkChecks)
 }
 

@@ -29,15 +29,23 @@ func TestUserWalkMatchesKernel(t *testing.T) {
 		}
 	}
 	s.Stop()
-	compared, differed, err := s.walkChecks()
+	c, err := s.walkChecks()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d user walks compared with bpf_get_stack's, %d differed", compared, differed)
-	if compared < 500 {
-		t.Errorf("only %d walks compared", compared)
+	t.Logf("%d user walks compared with bpf_get_stack's: %d gave another frame, %d only ended sooner or later",
+		c.Compared, c.Mismatched, c.Shorter)
+	if c.Compared < 500 {
+		t.Errorf("only %d walks compared", c.Compared)
 	}
-	if differed != 0 {
-		t.Errorf("%d of %d user walks differ from bpf_get_stack's", differed, compared)
+	if c.Mismatched != 0 {
+		t.Errorf("%d of %d user walks gave another frame than bpf_get_stack", c.Mismatched, c.Compared)
+	}
+	// Ending at another depth needs a page of the stack to change its
+	// mapping between the two walks, microseconds apart. One walk in ~950
+	// differed once while CI ran every package at once (which way was not
+	// recorded then); none ever did in this test alone.
+	if c.Shorter*100 > c.Compared {
+		t.Errorf("%d of %d user walks ended at another depth than bpf_get_stack's", c.Shorter, c.Compared)
 	}
 }

@@ -110,18 +110,26 @@ func ReadLosses(m *ebpf.Map) (sample.Losses, error) {
 	return l, nil
 }
 
-// ReadWalkChecks sums the per-CPU walk_checks counters that a program loaded
-// with check_user_walk keeps: how many of its user stack walks were compared
-// with the kernel's bpf_get_stack, and how many differed.
-func ReadWalkChecks(m *ebpf.Map) (compared, differed uint64, err error) {
-	for slot, dst := range []*uint64{&compared, &differed} {
+// WalkChecks are the counters a program loaded with check_user_walk keeps of
+// its user stack walks compared with the kernel's bpf_get_stack.
+type WalkChecks struct {
+	// Compared walks; Mismatched gave another frame at some depth; Shorter
+	// only ended sooner or later, which a page changing its mapping on
+	// another CPU between the two walks can cause.
+	Compared, Mismatched, Shorter uint64
+}
+
+// ReadWalkChecks sums the per-CPU walk_checks counters.
+func ReadWalkChecks(m *ebpf.Map) (WalkChecks, error) {
+	var c WalkChecks
+	for slot, dst := range []*uint64{&c.Compared, &c.Mismatched, &c.Shorter} {
 		var perCPU []uint64
 		if err := m.Lookup(uint32(slot), &perCPU); err != nil {
-			return 0, 0, fmt.Errorf("read walk check counter %d: %w", slot, err)
+			return c, fmt.Errorf("read walk check counter %d: %w", slot, err)
 		}
 		for _, v := range perCPU {
 			*dst += v
 		}
 	}
-	return compared, differed, nil
+	return c, nil
 }

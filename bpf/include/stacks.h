@@ -183,34 +183,48 @@ struct {
 	__type(value, struct stack);
 } check_scratch SEC(".maps");
 
-/* walk_checks counts [0] walks compared and [1] walks that differed. */
+/* walk_checks counts [0] walks compared, [1] walks in which the two give a
+ * different frame at the same depth, and [2] walks in which one only ends
+ * sooner: a page of the stack that another CPU is changing the mapping of
+ * (reclaim, migration, a huge-page collapse) can be unreadable for one walk
+ * and not the other. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u64);
 } walk_checks SEC(".maps");
+
+static __always_inline void count_check(__u32 slot)
+{
+	__u64 *n = bpf_map_lookup_elem(&walk_checks, &slot);
+	if (n)
+		(*n)++;
+}
 
 /* check_walk compares the frames take_user_stack left in the scratch with
  * what bpf_get_stack returns for the same task at the same moment. */
 static __always_inline void check_walk(void *ctx)
 {
-	__u32 zero = 0, one = 1;
+	__u32 zero = 0;
 	struct stack *ours = bpf_map_lookup_elem(&stack_scratch, &zero);
 	struct stack *theirs = bpf_map_lookup_elem(&check_scratch, &zero);
 	if (!ours || !theirs)
 		return;
 	bpf_get_stack(ctx, theirs, sizeof(*theirs), BPF_F_USER_STACK);
-	bool differ = false;
-	for (__u32 i = 0; i < MAX_STACK_DEPTH; i++)
-		if (ours->pcs[i] != theirs->pcs[i])
-			differ = true;
-	__u64 *n = bpf_map_lookup_elem(&walk_checks, &zero);
-	if (n)
-		(*n)++;
-	n = bpf_map_lookup_elem(&walk_checks, &one);
-	if (n && differ)
-		(*n)++;
+	bool mismatch = false, shorter = false;
+	for (__u32 i = 0; i < MAX_STACK_DEPTH; i++) {
+		__u64 a = ours->pcs[i], b = theirs->pcs[i];
+		if (a && b && a != b)
+			mismatch = true;
+		else if ((a == 0) != (b == 0))
+			shorter = true;
+	}
+	count_check(0);
+	if (mismatch)
+		count_check(1);
+	else if (shorter)
+		count_check(2);
 }
 
 /* take_stack walks one stack (flags: 0 for kernel, BPF_F_USER_STACK for user,
