@@ -100,6 +100,9 @@ func trace(t *testing.T, cfg offcpu.Config, sym *symbolize.Symbolizer, work func
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
+	if losses != (sample.Losses{}) {
+		t.Logf("losses: %+v", losses)
+	}
 	return recs, losses
 }
 

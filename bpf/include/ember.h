@@ -87,5 +87,6 @@ struct pt_regs {
 
 #define TASK_COMM_LEN 16
 #define PF_KTHREAD 0x00200000
+#define PF_FORKNOEXEC 0x00000040
 
 #endif
