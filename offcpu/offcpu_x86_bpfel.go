@@ -38,6 +38,13 @@ type offcpuStart struct {
 	UserState   uint32
 }
 
+type offcpuThread struct {
+	_         structs.HostLayout
+	Tid       uint32
+	Pad       uint32
+	StartTime uint64
+}
+
 type offcpuValue struct {
 	_     structs.HostLayout
 	Count uint64

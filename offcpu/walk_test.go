@@ -23,7 +23,7 @@ func TestUserWalkMatchesKernel(t *testing.T) {
 	// frame pointers), sh and sleep (distribution C without them), and the
 	// go command (Go).
 	for _, c := range [][]string{
-		{"../testdata/sleeper/sleeper", "20", "5"},
+		{"../testdata/sleeper/sleeper", "300", "1"},
 		{"sh", "-c", "for i in 1 2 3 4 5; do sleep 0.01; done"},
 		{"go", "env", "GOROOT"},
 	} {

@@ -75,6 +75,7 @@ struct task_struct {
 	int tgid;
 	unsigned int flags;
 	unsigned int __state;
+	unsigned long long start_time;
 	char comm[16];
 } __attribute__((preserve_access_index));
 

@@ -3,14 +3,14 @@
  *
  * One program on tp_btf/sched_switch does both halves. When prev leaves the
  * CPU and passes every filter (all of which run before any stack is taken),
- * its kernel and user stacks go into its task storage with the time. The
+ * its kernel and user stacks go into its entry in starts with the time. The
  * stacks have to be taken then: only the current task's user stack can be
  * walked, and bpf_get_task_stack on a sleeping task leaves out every
  * scheduler function (__schedule, schedule, do_nanosleep, mutex and rwsem
  * slow paths...), which are what say how a thread blocked. When next comes
  * back, the elapsed time is checked against -m/-M and added to its entry in
- * counts; nothing goes to user space per switch. Task storage dies with the
- * thread, so exited threads leak nothing. */
+ * counts; nothing goes to user space per switch. Per-thread state is in an
+ * LRU map, so exited threads' entries are reclaimed. */
 #include "ember.h"
 #include <bpf/bpf_helpers.h>
 #include "stacks.h"
@@ -46,10 +46,22 @@ struct {
 	__type(value, struct value);
 } counts SEC(".maps");
 
+/* thread names a thread for its whole life: a TID alone is reused, and a
+ * stale start would give the next thread with that TID a bogus block. */
+struct thread {
+	__u32 tid;
+	__u32 pad;
+	__u64 start_time;
+};
+
+/* starts holds each blocked thread's start. An LRU map, so that exited
+ * threads' entries are reclaimed; not task storage, whose lookups fail
+ * (return NULL) while another program's task-storage work holds its per-CPU
+ * lock on this CPU, which lost whole blocks when two tracers ran at once. */
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct thread);
 	__type(value, struct start);
 } starts SEC(".maps");
 
@@ -93,33 +105,32 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev, __u6
 {
 	if (!wanted(prev))
 		return;
-	struct start *st = bpf_task_storage_get(&starts, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st) {
-		/* No memory for the thread's first block (storage is allocated
-		 * atomically here): a block that cannot be counted, like a full
-		 * counts map. */
-		count_loss(LOSS_COUNT_FULL);
-		return;
-	}
-	st->user_state = STACK_SKIPPED;
-	st->user_stack = 0;
-	st->kernel_state = STACK_SKIPPED;
-	st->kernel_stack = 0;
+	struct thread th = {.tid = prev->pid, .start_time = prev->start_time};
+	struct start st = {.kernel_state = STACK_SKIPPED, .user_state = STACK_SKIPPED};
 	if (kernel_stacks)
-		st->kernel_state = take_stack(ctx, kernel_skip & BPF_F_SKIP_FIELD_MASK, &st->kernel_stack);
+		st.kernel_state = take_stack(ctx, kernel_skip & BPF_F_SKIP_FIELD_MASK, &st.kernel_stack);
 	if (user_stacks) {
 		/* A kernel thread has no user stack: say so without a walk. */
-		st->user_state = (prev->flags & PF_KTHREAD) ? STACK_ABSENT :
-			take_user_stack(prev, &st->user_stack);
-		if (check_user_walk && st->user_state == STACK_OK)
+		st.user_state = (prev->flags & PF_KTHREAD) ? STACK_ABSENT :
+			take_user_stack(prev, &st.user_stack);
+		if (check_user_walk && st.user_state == STACK_OK)
 			check_walk(ctx);
 	}
-	st->ts = now;
+	st.ts = now;
+	/* A thread that blocks again reuses its entry in place. */
+	struct start *old = bpf_map_lookup_elem(&starts, &th);
+	if (old) {
+		*old = st;
+		return;
+	}
+	if (bpf_map_update_elem(&starts, &th, &st, BPF_ANY))
+		count_loss(LOSS_COUNT_FULL);
 }
 
 static __always_inline void switch_in(struct task_struct *next, __u64 now)
 {
-	struct start *st = bpf_task_storage_get(&starts, next, 0, 0);
+	struct thread th = {.tid = next->pid, .start_time = next->start_time};
+	struct start *st = bpf_map_lookup_elem(&starts, &th);
 	if (!st || st->ts == 0)
 		return;
 	__u64 delta = now - st->ts;
