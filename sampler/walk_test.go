@@ -33,20 +33,8 @@ func TestUserWalkMatchesKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d user walks compared with bpf_get_stack's: %d gave another frame, %d only ended sooner or later",
-		c.Compared, c.Mismatched, c.Shorter)
-	if c.Compared < 500 {
-		t.Errorf("only %d walks compared", c.Compared)
-	}
-	if c.Mismatched != 0 {
-		t.Errorf("%d of %d user walks gave another frame than bpf_get_stack", c.Mismatched, c.Compared)
-	}
-	// Ending at another depth needs a page of the stack to change its
-	// mapping between the two walks, microseconds apart; it has not been
-	// seen, but nothing rules it out on a busy machine. (vfork children,
-	// whose stack their parent may be writing, are not compared; see
-	// check_walk.)
-	if c.Shorter*100 > c.Compared {
-		t.Errorf("%d of %d user walks ended at another depth than bpf_get_stack's", c.Shorter, c.Compared)
+	t.Log(c)
+	if err := c.Verdict(500); err != nil {
+		t.Error(err)
 	}
 }

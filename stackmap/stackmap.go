@@ -133,3 +133,27 @@ func ReadWalkChecks(m *ebpf.Map) (WalkChecks, error) {
 	}
 	return c, nil
 }
+
+// String summarises the counters for a test log.
+func (c WalkChecks) String() string {
+	return fmt.Sprintf("%d user walks compared with bpf_get_stack's: %d gave another frame, %d only ended sooner or later",
+		c.Compared, c.Mismatched, c.Shorter)
+}
+
+// Verdict says what is wrong with the counters, nil when nothing: fewer
+// than minCompared walks compared, any mismatched frame, or more than 1% of walks
+// ending at another depth. Ending elsewhere needs a page of the stack to
+// change its mapping between the two walks, microseconds apart: never seen,
+// but nothing rules it out on a busy machine. (vfork children, whose stack
+// their parent may be writing, are not compared; see check_walk.)
+func (c WalkChecks) Verdict(minCompared uint64) error {
+	switch {
+	case c.Compared < minCompared:
+		return fmt.Errorf("only %d walks compared, want %d", c.Compared, minCompared)
+	case c.Mismatched != 0:
+		return fmt.Errorf("%d of %d user walks gave another frame than bpf_get_stack", c.Mismatched, c.Compared)
+	case c.Shorter*100 > c.Compared:
+		return fmt.Errorf("%d of %d user walks ended at another depth than bpf_get_stack's", c.Shorter, c.Compared)
+	}
+	return nil
+}
