@@ -69,3 +69,17 @@ func EnableStats() (io.Closer, error) {
 	}
 	return c, nil
 }
+
+// SetVariables sets a program's const volatile variables before it is loaded.
+func SetVariables(spec *ebpf.CollectionSpec, vars map[string]any) error {
+	for name, v := range vars {
+		sv, ok := spec.Variables[name]
+		if !ok {
+			return fmt.Errorf("set %s: no such variable in the BPF object", name)
+		}
+		if err := sv.Set(v); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	return nil
+}

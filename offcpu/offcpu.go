@@ -12,7 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/emberprof/ember/bpfenv"
-	"github.com/emberprof/ember/newprocs"
+	"github.com/emberprof/ember/procs"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/stackmap"
 )
@@ -57,7 +57,7 @@ type Tracer struct {
 	cfg   Config
 	objs  offcpuObjects
 	links []link.Link
-	procs *newprocs.Reader
+	procs *procs.Reader
 }
 
 // Open loads the BPF program and starts measuring.
@@ -97,10 +97,8 @@ func Open(cfg Config) (*Tracer, error) {
 		"kernel_skip":         uint32(kernelSkip),
 		"check_user_walk":     cfg.checkUserWalk,
 	}
-	for name, v := range vars {
-		if err := spec.Variables[name].Set(v); err != nil {
-			return nil, fmt.Errorf("set %s: %w", name, err)
-		}
+	if err := bpfenv.SetVariables(spec, vars); err != nil {
+		return nil, err
 	}
 	if cfg.StackStorageSize > 0 {
 		spec.Maps["stacks"].MaxEntries = cfg.StackStorageSize
@@ -117,22 +115,14 @@ func Open(cfg Config) (*Tracer, error) {
 }
 
 func (t *Tracer) start() error {
-	one := uint8(1)
-	for _, p := range t.cfg.PIDs {
-		if err := t.objs.Tgids.Put(p, one); err != nil {
-			return fmt.Errorf("add pid %d to filter: %w", p, err)
-		}
+	if err := procs.SetFilter(t.objs.Tgids, t.objs.Tids, t.cfg.PIDs, t.cfg.TIDs); err != nil {
+		return err
 	}
-	for _, id := range t.cfg.TIDs {
-		if err := t.objs.Tids.Put(id, one); err != nil {
-			return fmt.Errorf("add tid %d to filter: %w", id, err)
-		}
-	}
-	procs, err := newprocs.NewReader(t.objs.NewProcs)
+	announced, err := procs.NewReader(t.objs.NewProcs)
 	if err != nil {
 		return err
 	}
-	t.procs = procs
+	t.procs = announced
 	progs := []struct {
 		name string
 		prog *ebpf.Program

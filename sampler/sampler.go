@@ -17,7 +17,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/emberprof/ember/bpfenv"
-	"github.com/emberprof/ember/newprocs"
+	"github.com/emberprof/ember/procs"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/stackmap"
 	"golang.org/x/sys/unix"
@@ -54,7 +54,7 @@ type Sampler struct {
 	objs   samplerObjects
 	links  []link.Link
 	events []int
-	procs  *newprocs.Reader
+	procs  *procs.Reader
 }
 
 // Open loads the BPF program and starts sampling on every requested CPU.
@@ -77,10 +77,8 @@ func Open(cfg Config) (*Sampler, error) {
 		"user_stacks":     cfg.UserStacks,
 		"check_user_walk": cfg.checkUserWalk,
 	}
-	for name, v := range vars {
-		if err := spec.Variables[name].Set(v); err != nil {
-			return nil, fmt.Errorf("set %s: %w", name, err)
-		}
+	if err := bpfenv.SetVariables(spec, vars); err != nil {
+		return nil, err
 	}
 	if cfg.StackStorageSize > 0 {
 		spec.Maps["stacks"].MaxEntries = cfg.StackStorageSize
@@ -100,22 +98,14 @@ func Open(cfg Config) (*Sampler, error) {
 }
 
 func (s *Sampler) start() error {
-	one := uint8(1)
-	for _, p := range s.cfg.PIDs {
-		if err := s.objs.Tgids.Put(p, one); err != nil {
-			return fmt.Errorf("add pid %d to filter: %w", p, err)
-		}
+	if err := procs.SetFilter(s.objs.Tgids, s.objs.Tids, s.cfg.PIDs, s.cfg.TIDs); err != nil {
+		return err
 	}
-	for _, t := range s.cfg.TIDs {
-		if err := s.objs.Tids.Put(t, one); err != nil {
-			return fmt.Errorf("add tid %d to filter: %w", t, err)
-		}
-	}
-	procs, err := newprocs.NewReader(s.objs.NewProcs)
+	announced, err := procs.NewReader(s.objs.NewProcs)
 	if err != nil {
 		return err
 	}
-	s.procs = procs
+	s.procs = announced
 	l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.OnExec, AttachType: ebpf.AttachTraceRawTp})
 	if err != nil {
 		return bpfenv.Explain("attach sched_process_exec", err)

@@ -1,8 +1,9 @@
-// Package newprocs reads the process IDs that a collector's BPF program
-// announces on its new_procs ring buffer (bpf/include/procs.h) the first time
-// it sees each process, so that user space can capture the process while it
-// still exists.
-package newprocs
+// Package procs is the user-space side of bpf/include/procs.h, which every
+// collector's BPF program includes: it fills the -p/-t filter maps, and reads
+// the process IDs the program announces on its new_procs ring buffer the first
+// time it sees each process, so that user space can capture the process while
+// it still exists.
+package procs
 
 import (
 	"context"
@@ -13,6 +14,24 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 )
+
+// SetFilter puts the wanted process and thread IDs into a program's tgids
+// and tids maps; the program consults a map only when its filter_tgid or
+// filter_tid constant is set.
+func SetFilter(tgids, tids *ebpf.Map, pids, tidList []uint32) error {
+	one := uint8(1)
+	for _, p := range pids {
+		if err := tgids.Put(p, one); err != nil {
+			return fmt.Errorf("add pid %d to filter: %w", p, err)
+		}
+	}
+	for _, t := range tidList {
+		if err := tids.Put(t, one); err != nil {
+			return fmt.Errorf("add tid %d to filter: %w", t, err)
+		}
+	}
+	return nil
+}
 
 // Reader reads one program's announcements.
 type Reader struct {
