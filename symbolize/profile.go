@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/untrusted"
 	"github.com/google/pprof/profile"
 )
 
@@ -105,7 +106,11 @@ func (s *Symbolizer) process(pid uint32) *Process {
 // kernel maps the same image, so it is read once.
 func (s *Symbolizer) readVDSO(pid uint32, m *Mapping) (*Binary, error) {
 	s.vdsoOnce.Do(func() {
-		f, err := os.Open(fmt.Sprintf("%s/%d/mem", s.procRoot, pid))
+		if m.Limit-m.Start > maxVDSO {
+			s.vdsoErr = fmt.Errorf("read [vdso] of process %d: %d bytes is too large for a vDSO", pid, m.Limit-m.Start)
+			return
+		}
+		f, err := untrusted.Open(fmt.Sprintf("%s/%d/mem", s.procRoot, pid))
 		if err != nil {
 			s.vdsoErr = fmt.Errorf("read [vdso]: %w", err)
 			return
