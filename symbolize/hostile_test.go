@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/untrusted/untrustedtest"
 )
 
@@ -95,4 +96,48 @@ func TestHostilePerfMap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProfileCancel builds a profile with Cancel already closed: it must
+// return, with the addresses unsymbolized and no binary opened.
+func TestProfileCancel(t *testing.T) {
+	bin := fixture(t, "c")
+	addr := symAddr(t, bin, "fib")
+	dir := t.TempDir()
+	pdir := filepath.Join(dir, "77")
+	if err := os.MkdirAll(filepath.Join(pdir, "root"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(mustAbs(t, bin), filepath.Join(pdir, "root", "bin")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pdir, "maps"), []byte("00000000-00100000 r-xp 00000000 00:00 1 /bin\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recs := []sample.Record{{TGID: 77, TID: 77, Comm: "c", Count: 1, Kernel: sample.Stack{State: sample.StackNotRequested},
+		User: sample.Stack{State: sample.StackOK, PCs: []uint64{addr}}}}
+	for _, cancel := range []bool{false, true} {
+		s := New(Config{ProcRoot: dir})
+		ch := make(chan struct{})
+		if cancel {
+			close(ch)
+		}
+		p, err := s.Profile(recs, ProfileOptions{Cancel: ch})
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := len(p.Sample[0].Location[0].Line) > 0
+		if named == cancel {
+			t.Errorf("cancel=%v: location %+v named=%v", cancel, p.Sample[0].Location[0], named)
+		}
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -9,15 +9,14 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/emberprof/ember/bpfenv"
 	"github.com/emberprof/ember/getopt"
 	"github.com/emberprof/ember/idlist"
+	"github.com/emberprof/ember/interrupt"
 	"github.com/emberprof/ember/offcpu"
 	"github.com/emberprof/ember/outfile"
 	"github.com/emberprof/ember/sample"
@@ -215,9 +214,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "offcputime: %v\n", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := collect(ctx, cfg, stdout, stderr); err != nil {
+	sigs := interrupt.Start("offcputime", stderr)
+	defer sigs.Stop()
+	if err := collect(sigs, cfg, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "offcputime: %v\n", err)
 		return 1
 	}
@@ -230,7 +229,8 @@ func usage() string {
 	return usageHead + "  -h, --help                       show this help message and exit\n" + fs.Usage() + usageTail
 }
 
-func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error {
+	ctx := sigs.Collecting()
 	if cfg.stats {
 		st, err := bpfenv.EnableStats()
 		if err != nil {
@@ -262,6 +262,7 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		captured <- tr.NewProcesses(runCtx, func(pid uint32) { sym.Capture(pid) })
 	}()
 	<-runCtx.Done()
+	sigs.EndCollection() // from now on a signal cuts symbolization short
 	end := time.Now()
 	var runs uint64
 	var bpfTime time.Duration
@@ -269,25 +270,38 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		runs, bpfTime, _ = tr.RunStats()
 	}
 	tr.Stop()
-	if err := <-captured; err != nil {
-		return err
+	select {
+	case err := <-captured:
+		if err != nil {
+			return err
+		}
+	case <-sigs.Cancel():
 	}
 	recs, losses, err := tr.Read()
 	if err != nil {
 		return err
 	}
+	// Unload the BPF programs before symbolizing, which reads files of
+	// other users and may be slow.
+	tr.Close()
 	prof, err := sym.Profile(recs, symbolize.ProfileOptions{
 		OffCPU:     true,
 		KernelLeaf: offcpu.KernelLeaf,
 		Start:      attached,
 		Duration:   end.Sub(attached),
 		Comments:   comments(cfg, losses),
+		Cancel:     sigs.Cancel(),
 	})
 	if err != nil {
 		return err
 	}
 	if err := write(cfg, prof, stdout); err != nil {
 		return err
+	}
+	select {
+	case <-sigs.Cancel():
+		fmt.Fprintf(stderr, "%s: interrupted while symbolizing: frames not yet looked up are [unknown]\n", "offcputime")
+	default:
 	}
 	reportLosses(stderr, losses)
 	if cfg.stats {

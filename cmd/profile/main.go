@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/emberprof/ember/bpfenv"
 	"github.com/emberprof/ember/getopt"
 	"github.com/emberprof/ember/idlist"
+	"github.com/emberprof/ember/interrupt"
 	"github.com/emberprof/ember/outfile"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/sampler"
@@ -206,9 +206,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "profile: %v\n", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := collect(ctx, cfg, stdout, stderr); err != nil {
+	sigs := interrupt.Start("profile", stderr)
+	defer sigs.Stop()
+	if err := collect(sigs, cfg, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "profile: %v\n", err)
 		return 1
 	}
@@ -221,7 +221,8 @@ func usage() string {
 	return usageHead + "  -h, --help                       show this help message and exit\n" + fs.Usage() + usageTail
 }
 
-func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error {
+	ctx := sigs.Collecting()
 	t0 := time.Now()
 	if cfg.stats {
 		st, err := bpfenv.EnableStats()
@@ -255,6 +256,7 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		captured <- s.NewProcesses(runCtx, func(pid uint32) { sym.Capture(pid) })
 	}()
 	<-runCtx.Done()
+	sigs.EndCollection() // from now on a signal cuts symbolization short
 	end := time.Now()
 	cpuEnd := selfCPU()
 	var st runStats
@@ -262,13 +264,20 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		st.runs, st.bpfTime, _ = s.RunStats()
 	}
 	s.Stop()
-	if err := <-captured; err != nil {
-		return err
+	select {
+	case err := <-captured:
+		if err != nil {
+			return err
+		}
+	case <-sigs.Cancel():
 	}
 	recs, losses, err := s.Read()
 	if err != nil {
 		return err
 	}
+	// Unload the BPF programs before symbolizing, which reads files of
+	// other users and may be slow.
+	s.Close()
 	period := int64(cfg.sampler.Period)
 	if period == 0 {
 		period = int64(time.Second) / int64(cfg.sampler.Frequency)
@@ -278,12 +287,18 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		Start:    attached,
 		Duration: end.Sub(attached),
 		Comments: comments(cfg, losses),
+		Cancel:   sigs.Cancel(),
 	})
 	if err != nil {
 		return err
 	}
 	if err := write(cfg, prof, stdout); err != nil {
 		return err
+	}
+	select {
+	case <-sigs.Cancel():
+		fmt.Fprintf(stderr, "%s: interrupted while symbolizing: frames not yet looked up are [unknown]\n", "profile")
+	default:
 	}
 	reportLosses(stderr, losses)
 	if cfg.stats {
