@@ -77,7 +77,7 @@ func ParseKallsyms(r io.Reader) (*Kernel, error) {
 		return nil, err
 	}
 	if len(k.syms) > 0 && !nonzero {
-		return nil, fmt.Errorf("all kernel symbol addresses are zero: run as root or set kernel.kptr_restrict=0")
+		return nil, fmt.Errorf("%w: run as root or set kernel.kptr_restrict=0", ErrKallsymsZero)
 	}
 	// Sort by address; where several symbols share one, a global one wins,
 	// then the first listed, so names are stable.

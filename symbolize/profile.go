@@ -29,9 +29,10 @@ type Symbolizer struct {
 	procRoot string
 	cache    *Cache
 
-	mu    sync.Mutex
-	procs map[uint32]*Process
-	files files
+	mu     sync.Mutex
+	procs  map[uint32]*Process
+	files  files
+	denied map[uint32]bool // processes refused for lack of privilege
 
 	kernelOnce sync.Once
 	kernel     *Kernel
@@ -44,7 +45,7 @@ type Symbolizer struct {
 
 // New returns a Symbolizer for the running system.
 func New(cfg Config) *Symbolizer {
-	s := &Symbolizer{procRoot: cfg.ProcRoot, cache: cfg.Cache, procs: make(map[uint32]*Process)}
+	s := &Symbolizer{procRoot: cfg.ProcRoot, cache: cfg.Cache, procs: make(map[uint32]*Process), denied: make(map[uint32]bool)}
 	s.files.byID = make(map[fileID]*os.File)
 	if s.procRoot == "" {
 		s.procRoot = "/proc"
@@ -60,6 +61,7 @@ func New(cfg Config) *Symbolizer {
 // again (after an exec) replaces the earlier snapshot.
 func (s *Symbolizer) Capture(pid uint32) error {
 	p, err := capture(s.procRoot, pid, &s.files, s.readVDSO)
+	s.noteDenied(pid, p, err)
 	if err != nil {
 		return err
 	}

@@ -304,6 +304,9 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 	default:
 	}
 	reportLosses(stderr, losses)
+	for _, w := range sym.Warnings(cfg.offcpu.KernelStacks) {
+		fmt.Fprintln(stderr, w)
+	}
 	if cfg.stats {
 		var perRun float64
 		if runs > 0 {

@@ -301,6 +301,9 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 	default:
 	}
 	reportLosses(stderr, losses)
+	for _, w := range sym.Warnings(cfg.sampler.KernelStacks) {
+		fmt.Fprintln(stderr, w)
+	}
 	if cfg.stats {
 		st.attach, st.output = attached.Sub(t0), time.Since(end)
 		st.sampling, st.samplingCPU, st.totalCPU = end.Sub(attached), cpuEnd-cpuAttached, selfCPU()
