@@ -134,6 +134,8 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
 	case *f.minBlock > math.MaxInt64/1000:
 		return nil, usageError{fmt.Errorf("-m %d is too large: give microseconds below %d", *f.minBlock, uint64(math.MaxInt64/1000))}
+	case *f.maxBlock == 0:
+		return nil, usageError{errors.New("-M 0: the maximum block time must be at least 1 µs")}
 	case *f.maxBlock < *f.minBlock:
 		return nil, usageError{fmt.Errorf("-M %d is below -m %d: the maximum block time must be at least the minimum", *f.maxBlock, *f.minBlock)}
 	}
@@ -148,11 +150,11 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
 	}
 	if len(rest) == 1 {
-		secs, err := idlist.PositiveInt(rest[0])
+		d, err := idlist.Seconds(rest[0])
 		if err != nil {
-			return nil, usageError{fmt.Errorf("duration %q: give whole seconds, e.g. 5", rest[0])}
+			return nil, usageError{fmt.Errorf("duration %q: give whole seconds from 1 to %d, e.g. 5", rest[0], idlist.MaxSeconds)}
 		}
-		c.duration = time.Duration(secs) * time.Second
+		c.duration = d
 	}
 	c.offcpu = offcpu.Config{
 		UserThreadsOnly:   *f.userThreads,
@@ -186,7 +188,8 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
 	ids, err := idlist.Parse(list, flag, what, procRoot)
 	var se *idlist.SyntaxError
-	if errors.As(err, &se) {
+	var tm *idlist.TooManyError
+	if errors.As(err, &se) || errors.As(err, &tm) {
 		return nil, usageError{err}
 	}
 	return ids, err

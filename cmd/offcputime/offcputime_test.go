@@ -46,12 +46,28 @@ func TestParseArgs(t *testing.T) {
 		{"0"},
 		{"1", "2"},
 		{"--bogus"},
+		// Issue 9: durations past a time.Duration, -M 0.
+		{"10995116277760"},
+		{"9223372037"},
+		{"-m", "0", "-M", "0"},
+		{"-M", "0"},
+		{"-p", manyIDs(1025)},
+		{"-t", manyIDs(1025)},
 	} {
 		_, err := parseArgs(args, "/proc")
 		if _, ok := err.(usageError); !ok {
 			t.Errorf("%q: got %v, want a usage error", args, err)
 		}
 	}
+}
+
+// manyIDs lists IDs 1 to n; their number is checked before their existence.
+func manyIDs(n int) string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i + 1)
+	}
+	return strings.Join(ids, ",")
 }
 
 func TestRunExitCodes(t *testing.T) {

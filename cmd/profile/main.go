@@ -128,6 +128,10 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
 	case *f.hashSize == 0 || *f.hashSize > 1<<24:
 		return nil, usageError{fmt.Errorf("--hash-storage-size %d out of range: use 1 to 16777216", *f.hashSize)}
+	case fs.Given("frequency") && *f.freq == 0:
+		return nil, usageError{errors.New("-F 0: the sample frequency must be at least 1 Hz (default 49)")}
+	case fs.Given("count") && *f.count == 0:
+		return nil, usageError{errors.New("-c 0: the sample period must be at least 1 ns of CPU time")}
 	case *f.cpu < -1:
 		return nil, usageError{fmt.Errorf("-C %d: CPU numbers start at 0", *f.cpu)}
 	}
@@ -148,11 +152,11 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
 	}
 	if len(rest) == 1 {
-		secs, err := idlist.PositiveInt(rest[0])
+		d, err := idlist.Seconds(rest[0])
 		if err != nil {
-			return nil, usageError{fmt.Errorf("duration %q: give whole seconds, e.g. 30", rest[0])}
+			return nil, usageError{fmt.Errorf("duration %q: give whole seconds from 1 to %d, e.g. 30", rest[0], idlist.MaxSeconds)}
 		}
-		c.duration = time.Duration(secs) * time.Second
+		c.duration = d
 	}
 	c.sampler = sampler.Config{
 		Frequency:        *f.freq,
@@ -177,7 +181,8 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
 	ids, err := idlist.Parse(list, flag, what, procRoot)
 	var se *idlist.SyntaxError
-	if errors.As(err, &se) {
+	var tm *idlist.TooManyError
+	if errors.As(err, &se) || errors.As(err, &tm) {
 		return nil, usageError{err}
 	}
 	return ids, err

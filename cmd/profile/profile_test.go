@@ -55,6 +55,21 @@ func TestParseArgs(t *testing.T) {
 		{args: []string{"-Z"}, usage: true},
 		{args: []string{"-p", "5000000"}, usage: true},
 		{args: []string{"-p", "4194000"}, runtime: true},
+		// Issue 9: durations past a time.Duration, -F 0 and -c 0.
+		{args: []string{"10995116277760"}, usage: true},
+		{args: []string{"9223372037"}, usage: true},
+		{args: []string{"-F", "0"}, usage: true},
+		{args: []string{"-c", "0"}, usage: true},
+		{args: []string{"-F0", "-f"}, usage: true},
+		{args: []string{"--frequency=0"}, usage: true},
+		{args: []string{"-p", manyPIDs(1025)}, usage: true},
+		{args: []string{"-L", manyPIDs(1025)}, usage: true},
+		{args: []string{"9223372036"}, check: func(c *config) error {
+			if c.duration != 9223372036*time.Second {
+				return fmt.Errorf("duration %v", c.duration)
+			}
+			return nil
+		}},
 	}
 	for _, tt := range tests {
 		c, err := parseArgs(tt.args, "/proc")
@@ -79,6 +94,15 @@ func TestParseArgs(t *testing.T) {
 	if _, err := parseArgs([]string{"--help"}, "/proc"); !errors.Is(err, getopt.ErrHelp) {
 		t.Errorf("--help: %v", err)
 	}
+}
+
+// manyPIDs lists IDs 1 to n; their number is checked before their existence.
+func manyPIDs(n int) string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i + 1)
+	}
+	return strings.Join(ids, ",")
 }
 
 func TestRunExitCodes(t *testing.T) {
