@@ -259,3 +259,14 @@ func removeStale(dir string) {
 		}
 	}
 }
+
+// CloseStdout closes standard output, f, and returns the error a failed
+// write can show only then (on NFS, say); standard output that was never open
+// is not an error.
+func CloseStdout(f *os.File) error {
+	err := f.Close()
+	if err == nil || errors.Is(err, unix.EBADF) || errors.Is(err, os.ErrClosed) {
+		return nil
+	}
+	return fmt.Errorf("write standard output: %w", err)
+}

@@ -294,3 +294,19 @@ func TestStdoutWriteError(t *testing.T) {
 		t.Errorf("stdout /dev/full: %v", err)
 	}
 }
+
+// TestCloseStdout: closing works, and a stdout that was never open (or is
+// closed already) is no error.
+func TestCloseStdout(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := CloseStdout(w); err != nil {
+		t.Errorf("pipe: %v", err)
+	}
+	if err := CloseStdout(w); err != nil {
+		t.Errorf("closed twice: %v", err)
+	}
+}

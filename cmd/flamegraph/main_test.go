@@ -129,7 +129,20 @@ func TestRun(t *testing.T) {
 		{name: "unknown option", args: []string{"--bogus"}, code: 2, stderr: "unknown option: bogus", noStdout: true},
 		{name: "ambiguous option", args: []string{"--f", "x"}, code: 2, stderr: "ambiguous", noStdout: true},
 		{name: "bad palette", args: []string{"--colors", "pink"}, code: 2, stderr: "pink", noStdout: true},
-		{name: "bad minwidth", args: []string{"--minwidth", "x", folded}, code: 1, stderr: "minwidth", noStdout: true},
+		// Issue 9: every bad option value is a usage error (2), including
+		// those the flamegraph package checks when it draws.
+		{name: "bad minwidth", args: []string{"--minwidth", "x", folded}, code: 2, stderr: "minwidth", noStdout: true},
+		{name: "bad bgcolors", args: []string{"--bgcolors", "pink", folded}, code: 2, stderr: "bgcolors", noStdout: true},
+		{name: "negative height", args: []string{"--height", "-3", folded}, code: 2, stderr: "height", noStdout: true},
+		{name: "bad fontsize", args: []string{"--fontsize", "NaN", folded}, code: 2, stderr: "font size", noStdout: true},
+		{name: "infinite factor", args: []string{"--factor", "inf", folded}, code: 2, stderr: "factor", noStdout: true},
+		{name: "negative total", args: []string{"--total", "-1", folded}, code: 2, stderr: "total", noStdout: true},
+		{name: "bad notes", args: []string{"--notes", "a-->b", folded}, code: 2, stderr: "notes", noStdout: true},
+		{name: "bad encoding", args: []string{"--encoding", "ebcdic", folded}, code: 2, stderr: "encoding", noStdout: true},
+		{name: "small width", args: []string{"--width", "5", folded}, code: 2, stderr: "width", noStdout: true},
+		{name: "missing nameattr", args: []string{"--nameattr", filepath.Join(dir, "nope"), folded}, code: 2, stderr: "nameattr", noStdout: true},
+		{name: "output is a directory", args: []string{"-o", dir, folded}, code: 2, stderr: "is a directory", noStdout: true},
+		{name: "output in a missing directory", args: []string{"-o", filepath.Join(dir, "nope", "x.svg"), folded}, code: 2, stderr: "cannot write there", noStdout: true},
 		{name: "diff needs two", args: []string{"--diff", folded}, code: 2, stderr: "two inputs", noStdout: true},
 		{name: "help", args: []string{"--help"}, wantStdout: "usage: flamegraph"},
 	}
@@ -171,8 +184,8 @@ func TestOutputFile(t *testing.T) {
 		t.Fatalf("output %q, %v", data, err)
 	}
 	// A failure leaves the old file alone and no temporary file behind.
-	if code, _, _ := runCmd(t, "", "a 1\n", "-o", out, "--minwidth", "bad"); code != 1 {
-		t.Fatalf("exit %d, want 1", code)
+	if code, _, _ := runCmd(t, "", "a 1\n", "-o", out, "--minwidth", "bad"); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
 	}
 	again, _ := os.ReadFile(out)
 	if !bytes.Equal(again, data) {
@@ -233,5 +246,21 @@ func TestParseOpts(t *testing.T) {
 		if _, err := parseOpts(specs, bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+// TestWriteError: a graph that cannot be written (/dev/full) is exit 1 with
+// one line.
+func TestWriteError(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	var errb bytes.Buffer
+	code := run(nil, strings.NewReader("a;b 200\n"), full, &errb)
+	msg := strings.TrimSpace(errb.String())
+	if code != 1 || !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") {
+		t.Errorf("to /dev/full: exit %d, stderr %q; want 1 and one line", code, msg)
 	}
 }

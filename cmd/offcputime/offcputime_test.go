@@ -312,3 +312,29 @@ func TestStackStoreFullIsReported(t *testing.T) {
 		t.Errorf("no missed-stack frame in output:\n%s", out.String())
 	}
 }
+
+// TestWriteErrors: output that cannot be written (/dev/full as stdout) is
+// exit 1 with one line; a -o that could never be written (a directory) is
+// refused, exit 2, before collecting.
+func TestWriteErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	start := time.Now()
+	if code := run([]string{"-f", "-o", t.TempDir(), "5"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "is a directory") {
+		t.Errorf("-o DIR: exit %d, %q; want 2", code, errb.String())
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("-o DIR refused after %v: it collected first", d)
+	}
+	bpftest.Require(t)
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	errb.Reset()
+	code := run([]string{"-f", "1"}, full, &errb)
+	msg := strings.TrimSpace(errb.String())
+	if code != 1 || !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") {
+		t.Errorf("to /dev/full: exit %d, stderr %q; want 1 and one line", code, msg)
+	}
+}

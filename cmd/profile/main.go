@@ -189,7 +189,12 @@ func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err := outfile.CloseStdout(os.Stdout); err != nil && code == 0 {
+		fmt.Fprintf(os.Stderr, "profile: %v\n", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -208,8 +213,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if err := outfile.Check(cfg.output); err != nil {
+		// A bad -o is a usage error, found before collecting.
 		fmt.Fprintf(stderr, "profile: %v\n", err)
-		return 1
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
