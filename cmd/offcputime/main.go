@@ -226,12 +226,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := collect(ctx, cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "offcputime: %v\n", err)
+	err = collect(ctx, cfg, stdout, stderr)
+	var me *bpfenv.MemoryError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &me) && mapFlags[me.Map] != "":
+		fmt.Fprintf(stderr, "offcputime: %s %d needs %s of kernel memory with the other maps, more than the %s limit (half of MemAvailable in /proc/meminfo): use at most %d\n",
+			mapFlags[me.Map], me.Entries, bpfenv.FormatBytes(me.Bytes), bpfenv.FormatBytes(me.Limit), me.MaxEntries)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "offcputime: interrupted while loading the BPF program: nothing was collected\n")
 		return 1
 	}
-	return 0
+	fmt.Fprintf(stderr, "offcputime: %v\n", err)
+	return 1
 }
+
+// mapFlags names the option that sizes each BPF map.
+var mapFlags = map[string]string{"stacks": "--stack-storage-size"}
 
 func usage() string {
 	var fs getopt.Set
@@ -249,7 +262,7 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	sym := symbolize.New(symbolize.Config{})
 	defer sym.Close()
-	tr, err := offcpu.Open(cfg.offcpu)
+	tr, err := offcpu.OpenContext(ctx, cfg.offcpu)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -336,5 +338,39 @@ func TestWriteErrors(t *testing.T) {
 	msg := strings.TrimSpace(errb.String())
 	if code != 1 || !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") {
 		t.Errorf("to /dev/full: exit %d, stderr %q; want 1 and one line", code, msg)
+	}
+}
+
+// TestCancelDuringLoad: a signal during the load ends the run with an error
+// and leaves nothing loaded or attached.
+func TestCancelDuringLoad(t *testing.T) {
+	bpftest.Require(t)
+	cfg, err := parseArgs([]string{"-f", "1"}, "/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		fds, _ := os.ReadDir("/proc/self/fd")
+		n := 0
+		for _, fd := range fds {
+			if l, _ := os.Readlink("/proc/self/fd/" + fd.Name()); strings.HasPrefix(l, "anon_inode:bpf") {
+				n++
+			}
+		}
+		return n
+	}
+	before := count()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	if err := collect(ctx, cfg, &out, &errb); !errors.Is(err, context.Canceled) {
+		t.Fatalf("collect with a cancelled context: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for count() > before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := count(); n > before {
+		t.Errorf("%d BPF descriptors left open (had %d)", n, before)
 	}
 }

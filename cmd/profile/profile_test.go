@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emberprof/ember/bpfenv"
 	"github.com/emberprof/ember/bpfenv/bpftest"
 	"github.com/emberprof/ember/getopt"
 )
@@ -213,5 +215,75 @@ func TestWriteErrors(t *testing.T) {
 	msg := strings.TrimSpace(errb.String())
 	if code != 1 || !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") {
 		t.Errorf("to /dev/full: exit %d, stderr %q; want 1 and one line", code, msg)
+	}
+}
+
+// bpfFDs counts this process's open BPF objects and perf events.
+func bpfFDs(t *testing.T) int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		l, _ := os.Readlink("/proc/self/fd/" + fd.Name())
+		if strings.HasPrefix(l, "anon_inode:bpf") || strings.Contains(l, "perf_event") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCancelDuringLoad: a signal during the load ends the run with a message
+// and leaves nothing loaded or attached.
+func TestCancelDuringLoad(t *testing.T) {
+	bpftest.Require(t)
+	cfg, err := parseArgs([]string{"-f", "1"}, "/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := bpfFDs(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	if err := collect(ctx, cfg, &out, &errb); !errors.Is(err, context.Canceled) {
+		t.Fatalf("collect with a cancelled context: %v", err)
+	}
+	// The abandoned load is closed when it returns.
+	deadline := time.Now().Add(10 * time.Second)
+	for bpfFDs(t) > before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := bpfFDs(t); n > before {
+		t.Errorf("%d BPF or perf descriptors left open (had %d)", n, before)
+	}
+}
+
+// TestStorageSizeOverMemory: a --stack-storage-size whose map cannot fit in
+// memory is refused, naming the flag, the bytes and the limit, rather than
+// taking the kernel a minute to preallocate.
+func TestStorageSizeOverMemory(t *testing.T) {
+	bpftest.Require(t)
+	avail, err := bpfenv.MemAvailable(bpfenv.MeminfoPath)
+	if err != nil {
+		t.Skip(err)
+	}
+	if avail/2 > 17<<30 {
+		t.Skipf("%s available: 2^24 stacks (17 GiB) would be accepted", bpfenv.FormatBytes(avail))
+	}
+	// (--hash-storage-size, whose entries are small, cannot reach the limit
+	// alone on such a machine: bpfenv's tests check that map.)
+	for _, flag := range []string{"--stack-storage-size"} {
+		var out, errb bytes.Buffer
+		start := time.Now()
+		args := []string{"-f", flag, "16777216", "1"}
+		code := run(args, &out, &errb)
+		msg := errb.String()
+		if code != 2 || !strings.Contains(msg, flag) || !strings.Contains(msg, "GiB of kernel memory") || !strings.Contains(msg, "limit") {
+			t.Errorf("%q: exit %d, %q; want 2 and a message naming the flag and the limit", args, code, msg)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%q refused after %v", args, d)
+		}
 	}
 }
