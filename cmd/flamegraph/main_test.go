@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/pprof/profile"
@@ -262,5 +263,43 @@ func TestWriteError(t *testing.T) {
 	msg := strings.TrimSpace(errb.String())
 	if code != 1 || !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") {
 		t.Errorf("to /dev/full: exit %d, stderr %q; want 1 and one line", code, msg)
+	}
+}
+
+// TestOutputDeviceAndFIFO: -o naming a device writes into it and leaves it
+// a device; a FIFO without a reader fails at once (exit 1); a symbolic link
+// is refused (exit 2) and its target left alone.
+func TestOutputDeviceAndFIFO(t *testing.T) {
+	dir := t.TempDir()
+	if os.Geteuid() == 0 {
+		null := filepath.Join(dir, "null")
+		if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errs := runCmd(t, "", "a;b 200\n", "-o", null); code != 0 {
+			t.Errorf("-o device: exit %d: %s", code, errs)
+		}
+		if fi, err := os.Lstat(null); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+			t.Errorf("-o device: now %v, %v", fi.Mode(), err)
+		}
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCmd(t, "", "a;b 200\n", "-o", fifo); code != 1 || !strings.Contains(errs, "no reader") {
+		t.Errorf("-o FIFO without a reader: exit %d: %s", code, errs)
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("-o FIFO: now %v, %v", fi.Mode(), err)
+	}
+	victim := writeFile(t, dir, "victim", []byte("keep\n"))
+	link := filepath.Join(dir, "link.svg")
+	os.Symlink(victim, link)
+	if code, _, errs := runCmd(t, "", "a;b 200\n", "-o", link); code != 2 || !strings.Contains(errs, "symbolic link") {
+		t.Errorf("-o symlink: exit %d: %s", code, errs)
+	}
+	if got, _ := os.ReadFile(victim); string(got) != "keep\n" {
+		t.Errorf("link target now %q", got)
 	}
 }

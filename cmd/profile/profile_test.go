@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -286,4 +287,40 @@ func TestStorageSizeOverMemory(t *testing.T) {
 			t.Errorf("%q refused after %v", args, d)
 		}
 	}
+}
+
+// TestOutputDevice: profile -o DEVICE as root writes into the device and
+// leaves it a device (it used to replace the node with a regular file).
+func TestOutputDevice(t *testing.T) {
+	bpftest.Require(t)
+	null := filepath.Join(t.TempDir(), "null")
+	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+		t.Skipf("mknod: %v", err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"-f", "-o", null, "1"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if fi, err := os.Lstat(null); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Errorf("after -o: %v, %v; want the character device still", fi.Mode(), err)
+	}
+}
+
+// TestThreadAsPID: -p given a thread that is not its process's main thread
+// is an error naming the process, not an empty profile.
+func TestThreadAsPID(t *testing.T) {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	self := strconv.Itoa(os.Getpid())
+	for _, task := range tasks {
+		if task.Name() == self {
+			continue
+		}
+		var out, errb bytes.Buffer
+		code := run([]string{"-p", task.Name(), "1"}, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), "thread of process "+self) {
+			t.Errorf("-p %s: exit %d, %q", task.Name(), code, errb.String())
+		}
+		return
+	}
+	t.Skip("no second thread")
 }
