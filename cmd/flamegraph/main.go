@@ -86,7 +86,12 @@ as flamegraph.pl does).
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err := outfile.CloseStdout(os.Stdout); err != nil && code == 0 {
+		fmt.Fprintf(os.Stderr, "flamegraph: %v\n", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // config is the command line.
@@ -210,6 +215,16 @@ func parseArgs(args []string) (*config, error) {
 	c.inputs = rest
 	if len(c.inputs) == 0 {
 		c.inputs = []string{"-"}
+	}
+	// The flamegraph package checks the drawing options (--minwidth,
+	// --bgcolors, --height, ...) when it draws: draw an empty graph now,
+	// so that a bad value is a usage error before any input is read.
+	err = flamegraph.NewTree(o.TreeOptions).WriteSVG(io.Discard, *o)
+	if err != nil && !errors.Is(err, flamegraph.ErrNoStacks) {
+		return nil, err
+	}
+	if err := outfile.Check(c.output); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -128,6 +128,10 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
 	case *f.hashSize == 0 || *f.hashSize > 1<<24:
 		return nil, usageError{fmt.Errorf("--hash-storage-size %d out of range: use 1 to 16777216", *f.hashSize)}
+	case fs.Given("frequency") && *f.freq == 0:
+		return nil, usageError{errors.New("-F 0: the sample frequency must be at least 1 Hz (default 49)")}
+	case fs.Given("count") && *f.count == 0:
+		return nil, usageError{errors.New("-c 0: the sample period must be at least 1 ns of CPU time")}
 	case *f.cpu < -1:
 		return nil, usageError{fmt.Errorf("-C %d: CPU numbers start at 0", *f.cpu)}
 	}
@@ -148,11 +152,11 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
 	}
 	if len(rest) == 1 {
-		secs, err := idlist.PositiveInt(rest[0])
+		d, err := idlist.Seconds(rest[0])
 		if err != nil {
-			return nil, usageError{fmt.Errorf("duration %q: give whole seconds, e.g. 30", rest[0])}
+			return nil, usageError{fmt.Errorf("duration %q: give whole seconds from 1 to %d, e.g. 30", rest[0], idlist.MaxSeconds)}
 		}
-		c.duration = time.Duration(secs) * time.Second
+		c.duration = d
 	}
 	c.sampler = sampler.Config{
 		Frequency:        *f.freq,
@@ -177,14 +181,20 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
 	ids, err := idlist.Parse(list, flag, what, procRoot)
 	var se *idlist.SyntaxError
-	if errors.As(err, &se) {
+	var tm *idlist.TooManyError
+	if errors.As(err, &se) || errors.As(err, &tm) {
 		return nil, usageError{err}
 	}
 	return ids, err
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err := outfile.CloseStdout(os.Stdout); err != nil && code == 0 {
+		fmt.Fprintf(os.Stderr, "profile: %v\n", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -203,17 +213,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if err := outfile.Check(cfg.output); err != nil {
+		// A bad -o is a usage error, found before collecting.
 		fmt.Fprintf(stderr, "profile: %v\n", err)
-		return 1
+		return 2
 	}
 	sigs := interrupt.Start("profile", stderr)
 	defer sigs.Stop()
-	if err := collect(sigs, cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "profile: %v\n", err)
+	err = collect(sigs, cfg, stdout, stderr)
+	var me *bpfenv.MemoryError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &me) && mapFlags[me.Map] != "":
+		fmt.Fprintf(stderr, "profile: %s %d needs %s of kernel memory with the other maps, more than the %s limit (half of MemAvailable in /proc/meminfo): use at most %d\n",
+			mapFlags[me.Map], me.Entries, bpfenv.FormatBytes(me.Bytes), bpfenv.FormatBytes(me.Limit), me.MaxEntries)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "profile: interrupted while loading the BPF program: nothing was collected\n")
 		return 1
 	}
-	return 0
+	fmt.Fprintf(stderr, "profile: %v\n", err)
+	return 1
 }
+
+// mapFlags names the option that sizes each BPF map.
+var mapFlags = map[string]string{"stacks": "--stack-storage-size", "counts": "--hash-storage-size"}
 
 func usage() string {
 	var fs getopt.Set
@@ -233,7 +257,7 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 	}
 	sym := symbolize.New(symbolize.Config{})
 	defer sym.Close()
-	s, err := sampler.Open(cfg.sampler)
+	s, err := sampler.OpenContext(ctx, cfg.sampler)
 	if err != nil {
 		return err
 	}
