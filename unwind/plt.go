@@ -12,7 +12,7 @@ import (
 func synthPLT(f *elf.File, spans []span, st *Stats) []span {
 	var out []span
 	for _, s := range f.Sections {
-		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 || s.Size < 16 || s.Addr+s.Size > 1<<32 {
+		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 || s.Size < 8 || s.Addr+s.Size > 1<<32 {
 			continue
 		}
 		if s.Name != ".plt" && s.Name != ".plt.sec" && s.Name != ".plt.got" {
