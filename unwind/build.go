@@ -332,3 +332,21 @@ func mergeable(last Row, end, next uint64) bool {
 	plain := last.Kind == KindRSP|RBPUnchanged && last.CFAOffset == 8
 	return plain && next-end < gapMerge && next <= (end+gapMerge-1)&^(gapMerge-1)
 }
+
+// buildSection makes a table from one CFI section's bytes (.eh_frame
+// mapped at ehFrameAddr, or .debug_frame when it is 0), without PLT rows.
+func buildSection(data []byte, ehFrameAddr uint64) (*Table, error) {
+	fdes, err := parse(data, ehFrameAddr)
+	if err != nil {
+		return nil, err
+	}
+	var spans []span
+	for _, fde := range fdes {
+		if fde.CIE != nil && fde.End() > fde.Begin() {
+			spans = append(spans, span{begin: fde.Begin(), end: fde.End(), fde: fde})
+		}
+	}
+	sort.SliceStable(spans, func(i, j int) bool { return spans[i].begin < spans[j].begin })
+	t := &Table{}
+	return t, t.generate(spans)
+}

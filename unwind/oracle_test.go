@@ -272,6 +272,17 @@ int main(int argc, char **argv) {
 // buildC compiles a test program with gcc and returns the opened binary.
 func buildC(t *testing.T, src string, flags ...string) *elf.File {
 	t.Helper()
+	f, err := elf.Open(buildCPath(t, src, flags...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// buildCPath compiles a test program with gcc and returns its path.
+func buildCPath(t *testing.T, src string, flags ...string) string {
+	t.Helper()
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
 		t.Fatalf("gcc is needed to build the test programs: %v (apt-get install gcc)", err)
@@ -286,12 +297,7 @@ func buildC(t *testing.T, src string, flags ...string) *elf.File {
 	if b, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc %v: %v\n%s", args, err, b)
 	}
-	f, err := elf.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
+	return out
 }
 
 func TestOracleTestPrograms(t *testing.T) {
