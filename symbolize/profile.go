@@ -5,13 +5,12 @@ package symbolize
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"time"
 
+	"github.com/emberprof/ember/internal/process"
 	"github.com/emberprof/ember/sample"
-	"github.com/emberprof/ember/untrusted"
 	"github.com/google/pprof/profile"
 )
 
@@ -31,8 +30,9 @@ type Symbolizer struct {
 
 	mu     sync.Mutex
 	procs  map[uint32]*Process
-	files  files
+	files  *process.Files
 	denied map[uint32]bool // processes refused for lack of privilege
+	gone   forgetting      // see forget.go
 
 	kernelOnce sync.Once
 	kernel     *Kernel
@@ -46,7 +46,7 @@ type Symbolizer struct {
 // New returns a Symbolizer for the running system.
 func New(cfg Config) *Symbolizer {
 	s := &Symbolizer{procRoot: cfg.ProcRoot, cache: cfg.Cache, procs: make(map[uint32]*Process), denied: make(map[uint32]bool)}
-	s.files.byID = make(map[fileID]*os.File)
+	s.files = process.NewFiles()
 	if s.procRoot == "" {
 		s.procRoot = "/proc"
 	}
@@ -60,14 +60,14 @@ func New(cfg Config) *Symbolizer {
 // still symbolizes if it exits before the profile ends. Capturing a process
 // again (after an exec) replaces the earlier snapshot.
 func (s *Symbolizer) Capture(pid uint32) error {
-	p, err := capture(s.procRoot, pid, &s.files, s.readVDSO)
+	p, err := capture(s.procRoot, pid, s.files, s.readVDSO)
 	s.noteDenied(pid, p, err)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	if old := s.procs[pid]; old != nil {
-		old.close()
+		s.gone.retired = append(s.gone.retired, old)
 	}
 	s.procs[pid] = p
 	s.mu.Unlock()
@@ -76,12 +76,16 @@ func (s *Symbolizer) Capture(pid uint32) error {
 
 // Close releases the files held for captured processes.
 func (s *Symbolizer) Close() error {
-	s.files.closeAll()
+	s.files.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.procs {
 		p.close()
 	}
+	for _, p := range s.gone.retired {
+		p.close()
+	}
+	s.gone.retired = nil
 	return nil
 }
 
@@ -108,19 +112,9 @@ func (s *Symbolizer) process(pid uint32) *Process {
 // kernel maps the same image, so it is read once.
 func (s *Symbolizer) readVDSO(pid uint32, m *Mapping) (*Binary, error) {
 	s.vdsoOnce.Do(func() {
-		if m.Limit-m.Start > maxVDSO {
-			s.vdsoErr = fmt.Errorf("read [vdso] of process %d: %d bytes is too large for a vDSO", pid, m.Limit-m.Start)
-			return
-		}
-		f, err := untrusted.Open(fmt.Sprintf("%s/%d/mem", s.procRoot, pid))
+		img, err := process.ReadVDSO(process.Dir(s.procRoot, pid), m.Mapping)
 		if err != nil {
-			s.vdsoErr = fmt.Errorf("read [vdso]: %w", err)
-			return
-		}
-		defer f.Close()
-		img := make([]byte, m.Limit-m.Start)
-		if _, err := f.ReadAt(img, int64(m.Start)); err != nil {
-			s.vdsoErr = fmt.Errorf("read [vdso] of process %d: %w", pid, err)
+			s.vdsoErr = err
 			return
 		}
 		s.vdso, s.vdsoErr = NewBinary(bytes.NewReader(img), "[vdso]")
