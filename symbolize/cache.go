@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/emberprof/ember/internal/process"
@@ -36,10 +37,11 @@ type cacheEntry struct {
 	keys []process.FileID
 	id   string
 	bin  *Binary
-	// refs counts the captured files that use bin (see openMapped); at the
-	// last release bin is closed, unless pinned: a caller of Open holds it
-	// for as long as it likes.
-	refs   int
+	// refs counts, per file, the mappings of captured processes that use
+	// bin (see openMapped): a file's key goes at its last release, and bin
+	// is closed at the last of all, unless pinned: a caller of Open holds
+	// it for as long as it likes.
+	refs   map[process.FileID]int
 	pinned bool
 }
 
@@ -84,7 +86,10 @@ func (c *Cache) open(k process.FileID, name string, open func() (*os.File, error
 		ce := e.Value.(*cacheEntry)
 		c.lru.MoveToFront(e)
 		if ref {
-			ce.refs++
+			if ce.refs == nil {
+				ce.refs = make(map[process.FileID]int)
+			}
+			ce.refs[k]++
 		} else {
 			ce.pinned = true
 		}
@@ -159,13 +164,17 @@ func (c *Cache) release(k process.FileID, bin *Binary) bool {
 		return false // evicted already: the garbage collector closes it
 	}
 	ce := e.Value.(*cacheEntry)
-	if ce.bin != bin {
+	if ce.bin != bin || ce.refs[k] == 0 {
 		return false // evicted, and the file parsed again since
 	}
-	if ce.refs > 0 {
-		ce.refs--
+	if ce.refs[k]--; ce.refs[k] > 0 {
+		return false
 	}
-	if ce.refs > 0 || ce.pinned {
+	delete(ce.refs, k)
+	if len(ce.refs) > 0 || ce.pinned {
+		// Other files of the same build still use it: forget this one.
+		delete(c.files, k)
+		ce.keys = slices.DeleteFunc(ce.keys, func(x process.FileID) bool { return x == k })
 		return false
 	}
 	c.evict(e)

@@ -1,6 +1,8 @@
 package symbolize
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -44,6 +46,7 @@ type Process struct {
 	Mappings []*Mapping
 
 	snap *process.Process // nil for a process that could not be captured
+	own  *owned           // set by CaptureProcess
 
 	// perfMapFile is the JIT's /tmp/perf-PID.map, held open from capture; it
 	// is read at symbolization, when it lists everything compiled so far.
@@ -163,4 +166,62 @@ func sameFile(path string, id process.FileID) bool {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return ok && uint64(st.Dev) == id.Dev && st.Ino == id.Ino
+}
+
+// CaptureProcess snapshots the live process pid for looking up its runtime
+// addresses with Frames, finding its binaries' debug files as opt says.
+func CaptureProcess(pid uint32, opt Options) (*Process, error) {
+	files := process.NewFiles()
+	vdso := func(pid uint32, m *Mapping) (*Binary, error) {
+		img, err := process.ReadVDSO(process.Dir("", pid), m.Mapping)
+		if err != nil {
+			return nil, err
+		}
+		return NewBinary(bytes.NewReader(img), "[vdso]")
+	}
+	p, err := capture("", pid, files, vdso)
+	if err != nil {
+		files.Close()
+		return nil, err
+	}
+	p.own = &owned{files: files, cache: NewCache(CacheConfig{DebugDirs: opt.DebugDirs})}
+	return p, nil
+}
+
+// owned is what a Process from CaptureProcess holds itself, where a
+// Symbolizer's processes share the Symbolizer's.
+type owned struct {
+	files *process.Files
+	cache *Cache
+}
+
+// Frames returns the frames at the runtime address addr of a process from
+// CaptureProcess, innermost first.
+func (p *Process) Frames(addr uint64) ([]Frame, error) {
+	m := p.Find(addr)
+	if m == nil {
+		return nil, fmt.Errorf("address %#x is in no executable mapping of process %d", addr, p.PID)
+	}
+	b := m.binary(p.own.cache)
+	if b == nil {
+		if m.err == nil {
+			return nil, fmt.Errorf("no file behind mapping %s", m.Path)
+		}
+		return nil, m.err
+	}
+	off := m.FileOffset(addr)
+	vaddr, ok := b.AddrForOffset(off)
+	if !ok {
+		return nil, fmt.Errorf("address %#x (offset %#x of %s) is in no loadable segment", addr, off, m.Path)
+	}
+	return b.Frames(vaddr)
+}
+
+// Close releases the files of a process from CaptureProcess.
+func (p *Process) Close() error {
+	p.close()
+	if p.own == nil {
+		return nil
+	}
+	return p.own.files.Close()
 }
