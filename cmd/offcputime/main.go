@@ -8,17 +8,16 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv"
+	"github.com/emberprof/ember/flamegraph"
 	"github.com/emberprof/ember/getopt"
 	"github.com/emberprof/ember/idlist"
+	"github.com/emberprof/ember/internal/collect"
 	"github.com/emberprof/ember/interrupt"
 	"github.com/emberprof/ember/offcpu"
-	"github.com/emberprof/ember/outfile"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/symbolize"
 )
@@ -74,7 +73,8 @@ type config struct {
 	args     []string
 }
 
-type usageError struct{ error }
+// usageError is collect.UsageError, by the name the tests use.
+type usageError = collect.UsageError
 
 // flags holds the values of the command line options.
 type flags struct {
@@ -113,7 +113,7 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, err
 	}
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError{Err: err}
 	}
 	c := &config{format: *f.format, delimit: *f.delimit, output: *f.output, stats: *f.stats, args: args}
 	exclusive := 0
@@ -124,19 +124,19 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	}
 	switch {
 	case exclusive > 1:
-		return nil, usageError{errors.New("-p, -t, -u and -k exclude each other: pick one thread filter")}
+		return nil, usageError{Err: errors.New("-p, -t, -u and -k exclude each other: pick one thread filter")}
 	case *f.userOnly && *f.kernelOnly:
-		return nil, usageError{errors.New("-U and -K cannot be used together: omit both to show user and kernel stacks")}
+		return nil, usageError{Err: errors.New("-U and -K cannot be used together: omit both to show user and kernel stacks")}
 	case len(rest) > 1:
-		return nil, usageError{fmt.Errorf("unexpected arguments %q: only one duration in seconds is accepted", rest[1:])}
+		return nil, usageError{Err: fmt.Errorf("unexpected arguments %q: only one duration in seconds is accepted", rest[1:])}
 	case *f.stackSize == 0 || *f.stackSize > 1<<24:
-		return nil, usageError{fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
+		return nil, usageError{Err: fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
 	case *f.minBlock > math.MaxInt64/1000:
-		return nil, usageError{fmt.Errorf("-m %d is too large: give microseconds below %d", *f.minBlock, uint64(math.MaxInt64/1000))}
+		return nil, usageError{Err: fmt.Errorf("-m %d is too large: give microseconds below %d", *f.minBlock, uint64(math.MaxInt64/1000))}
 	case *f.maxBlock == 0:
-		return nil, usageError{errors.New("-M 0: the maximum block time must be at least 1 µs")}
+		return nil, usageError{Err: errors.New("-M 0: the maximum block time must be at least 1 µs")}
 	case *f.maxBlock < *f.minBlock:
-		return nil, usageError{fmt.Errorf("-M %d is below -m %d: the maximum block time must be at least the minimum", *f.maxBlock, *f.minBlock)}
+		return nil, usageError{Err: fmt.Errorf("-M %d is below -m %d: the maximum block time must be at least the minimum", *f.maxBlock, *f.minBlock)}
 	}
 	switch c.format {
 	case "":
@@ -146,12 +146,12 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		}
 	case "text", "folded", "pprof", "svg":
 	default:
-		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
+		return nil, usageError{Err: fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
 	}
 	if len(rest) == 1 {
 		d, err := idlist.Seconds(rest[0])
 		if err != nil {
-			return nil, usageError{fmt.Errorf("duration %q: give whole seconds from 1 to %d, e.g. 5", rest[0], idlist.MaxSeconds)}
+			return nil, usageError{Err: fmt.Errorf("duration %q: give whole seconds from 1 to %d, e.g. 5", rest[0], idlist.MaxSeconds)}
 		}
 		c.duration = d
 	}
@@ -169,77 +169,34 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	if *f.state != "" {
 		s, err := strconv.ParseUint(*f.state, 0, 32)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--state %q: give a task state mask, e.g. 2 for TASK_UNINTERRUPTIBLE or 0 for preempted", *f.state)}
+			return nil, usageError{Err: fmt.Errorf("--state %q: give a task state mask, e.g. 2 for TASK_UNINTERRUPTIBLE or 0 for preempted", *f.state)}
 		}
 		st := uint32(s)
 		c.offcpu.State = &st
 	}
-	if c.offcpu.PIDs, err = parseIDs(*f.pids, "-p", "process", procRoot); err != nil {
+	if c.offcpu.PIDs, err = collect.ParseIDs(*f.pids, "-p", "process", procRoot); err != nil {
 		return nil, err
 	}
-	if c.offcpu.TIDs, err = parseIDs(*f.tids, "-t", "thread", procRoot); err != nil {
+	if c.offcpu.TIDs, err = collect.ParseIDs(*f.tids, "-t", "thread", procRoot); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// parseIDs is idlist.Parse with its syntax errors made usage errors.
-func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
-	ids, err := idlist.Parse(list, flag, what, procRoot)
-	var se *idlist.SyntaxError
-	var tm *idlist.TooManyError
-	if errors.As(err, &se) || errors.As(err, &tm) {
-		return nil, usageError{err}
-	}
-	return ids, err
-}
-
-func main() {
-	code := run(os.Args[1:], os.Stdout, os.Stderr)
-	if err := outfile.CloseStdout(os.Stdout); err != nil && code == 0 {
-		fmt.Fprintf(os.Stderr, "offcputime: %v\n", err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func main() { collect.Main("offcputime", run) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseArgs(args, "/proc")
-	if errors.Is(err, getopt.ErrHelp) {
-		fmt.Fprint(stdout, usage())
-		return 0
+	output := ""
+	if cfg != nil {
+		output = cfg.output
 	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "offcputime: %v\n(see offcputime --help)\n", err)
-		return 2
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "offcputime: %v\n", err)
-		return 1
-	}
-	if err := outfile.Check(cfg.output); err != nil {
-		// A bad -o is a usage error, found before collecting.
-		fmt.Fprintf(stderr, "offcputime: %v\n", err)
-		return 2
+	if code, ok := collect.Parsed("offcputime", err, usage, output, stdout, stderr); !ok {
+		return code
 	}
 	sigs := interrupt.Start("offcputime", stderr)
 	defer sigs.Stop()
-	err = collect(sigs, cfg, stdout, stderr)
-	var me *bpfenv.MemoryError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &me) && mapFlags[me.Map] != "":
-		fmt.Fprintf(stderr, "offcputime: %s %d needs %s of kernel memory with the other maps, more than the %s limit (half of MemAvailable in /proc/meminfo): use at most %d\n",
-			mapFlags[me.Map], me.Entries, bpfenv.FormatBytes(me.Bytes), bpfenv.FormatBytes(me.Limit), me.MaxEntries)
-		return 2
-	case errors.Is(err, context.Canceled):
-		fmt.Fprintf(stderr, "offcputime: interrupted while loading the BPF program: nothing was collected\n")
-		return 1
-	}
-	fmt.Fprintf(stderr, "offcputime: %v\n", err)
-	return 1
+	return collect.ExitStatus("offcputime", record(sigs, cfg, stdout, stderr), mapFlags, stderr)
 }
 
 // mapFlags names the option that sizes each BPF map.
@@ -251,90 +208,53 @@ func usage() string {
 	return usageHead + "  -h, --help                       show this help message and exit\n" + fs.Usage() + usageTail
 }
 
-func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error {
-	ctx := sigs.Collecting()
-	if cfg.stats {
-		st, err := bpfenv.EnableStats()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+// record traces blocks as cfg says and writes the profile: text, folded and
+// SVG values are microseconds of blocked time, as in BCC.
+func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error {
+	job := collect.Job{
+		Name: "offcputime",
+		Args: cfg.args,
+		Open: func(ctx context.Context) (collect.Collector, error) {
+			t, err := offcpu.OpenContext(ctx, cfg.offcpu)
+			if err != nil {
+				return nil, err
+			}
+			return t, nil
+		},
+		Duration:     cfg.duration,
+		Stats:        cfg.stats,
+		KernelStacks: cfg.offcpu.KernelStacks,
+		Profile:      symbolize.ProfileOptions{OffCPU: true, KernelLeaf: offcpu.KernelLeaf},
+		Format:       cfg.format,
+		Output:       cfg.output,
+		Write: flamegraph.WriteOptions{
+			Fold: flamegraph.FoldOptions{
+				SampleIndex: 1,
+				Divisor:     1000,
+				Delimit:     cfg.delimit && cfg.offcpu.KernelStacks && cfg.offcpu.UserStacks,
+			},
+			IDLabel: sample.LabelTID,
+			// Brendan Gregg's off-CPU flame graphs: the io palette, in µs.
+			SVG: flamegraph.SVGOptions{Title: "Off-CPU Time Flame Graph", CountName: "us", Colors: "io"},
+		},
+		Losses: collect.LossWords{
+			Stacks: "WARNING: %d stack traces lost and could not be displayed.%s",
+			Counts: "WARNING: %d blocks could not be counted: the hash table was full or the kernel out of memory.",
+		},
 	}
-	sym := symbolize.New(symbolize.Config{})
-	defer sym.Close()
-	tr, err := offcpu.OpenContext(ctx, cfg.offcpu)
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
-	attached := time.Now()
-	sym.PreloadKernel()
 	if cfg.format == "text" {
-		fmt.Fprintln(stderr, header(cfg))
+		job.Header = header(cfg)
 	}
-
-	runCtx := ctx
-	if cfg.duration > 0 {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, cfg.duration)
-		defer cancel()
-	}
-	captured := make(chan error, 1)
-	go func() {
-		captured <- tr.NewProcesses(runCtx, func(pid uint32) { sym.Capture(pid) })
-	}()
-	<-runCtx.Done()
-	sigs.EndCollection() // from now on a signal cuts symbolization short
-	end := time.Now()
-	var runs uint64
-	var bpfTime time.Duration
-	if cfg.stats {
-		runs, bpfTime, _ = tr.RunStats()
-	}
-	tr.Stop()
-	select {
-	case err := <-captured:
-		if err != nil {
-			return err
-		}
-	case <-sigs.Cancel():
-	}
-	recs, losses, err := tr.Read()
+	res, err := collect.Run(sigs, job, stdout, stderr)
 	if err != nil {
 		return err
-	}
-	// Unload the BPF programs before symbolizing, which reads files of
-	// other users and may be slow.
-	tr.Close()
-	prof, err := sym.Profile(recs, symbolize.ProfileOptions{
-		OffCPU:     true,
-		KernelLeaf: offcpu.KernelLeaf,
-		Start:      attached,
-		Duration:   end.Sub(attached),
-		Comments:   comments(cfg, losses),
-		Cancel:     sigs.Cancel(),
-	})
-	if err != nil {
-		return err
-	}
-	if err := write(cfg, prof, stdout); err != nil {
-		return err
-	}
-	select {
-	case <-sigs.Cancel():
-		fmt.Fprintf(stderr, "%s: interrupted while symbolizing: frames not yet looked up are [unknown]\n", "offcputime")
-	default:
-	}
-	reportLosses(stderr, losses)
-	for _, w := range sym.Warnings(cfg.offcpu.KernelStacks) {
-		fmt.Fprintln(stderr, w)
 	}
 	if cfg.stats {
 		var perRun float64
-		if runs > 0 {
-			perRun = float64(bpfTime.Nanoseconds()) / float64(runs)
+		if res.Runs > 0 {
+			perRun = float64(res.BPFTime.Nanoseconds()) / float64(res.Runs)
 		}
-		fmt.Fprintf(stderr, "stats: entries=%d bpf_runs=%d bpf_ns_per_run=%.0f\n", len(recs), runs, perRun)
+		fmt.Fprintf(stderr, "stats: entries=%d bpf_runs=%d bpf_ns_per_run=%.0f\n", len(res.Records), res.Runs, perRun)
 	}
 	return nil
 }
@@ -370,26 +290,4 @@ func header(cfg *config) string {
 		b.WriteString("... Hit Ctrl-C to end.")
 	}
 	return b.String()
-}
-
-func comments(cfg *config, l sample.Losses) []string {
-	return []string{
-		"offcputime " + strings.Join(cfg.args, " "),
-		fmt.Sprintf("losses: kernel_stack_errors=%d user_stack_errors=%d stack_map_full=%d count_map_full=%d",
-			l.KernelStackErrors, l.UserStackErrors, l.StackMapFull, l.CountMapFull),
-	}
-}
-
-// reportLosses prints BCC offcputime's warnings for whatever was lost.
-func reportLosses(w io.Writer, l sample.Losses) {
-	if n := l.Stacks(); n > 0 {
-		hint := ""
-		if l.StackMapFull > 0 {
-			hint = " Consider increasing --stack-storage-size."
-		}
-		fmt.Fprintf(w, "WARNING: %d stack traces lost and could not be displayed.%s\n", n, hint)
-	}
-	if l.CountMapFull > 0 {
-		fmt.Fprintf(w, "WARNING: %d blocks could not be counted: the hash table was full or the kernel out of memory.\n", l.CountMapFull)
-	}
 }

@@ -8,16 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv"
+	"github.com/emberprof/ember/flamegraph"
 	"github.com/emberprof/ember/getopt"
 	"github.com/emberprof/ember/idlist"
+	"github.com/emberprof/ember/internal/collect"
 	"github.com/emberprof/ember/interrupt"
-	"github.com/emberprof/ember/outfile"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/sampler"
 	"github.com/emberprof/ember/symbolize"
@@ -72,7 +70,8 @@ type config struct {
 	args     []string
 }
 
-type usageError struct{ error }
+// usageError is collect.UsageError, by the name the tests use.
+type usageError = collect.UsageError
 
 // flags holds the values of the command line options.
 type flags struct {
@@ -112,34 +111,34 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, err
 	}
 	if err != nil {
-		return nil, usageError{err}
+		return nil, usageError{Err: err}
 	}
 	c := &config{folded: *f.folded, annotate: *f.annotate, delimit: *f.delimit, format: *f.format, output: *f.output, stats: *f.stats, args: args}
 	switch {
 	case *f.pids != "" && *f.tids != "":
-		return nil, usageError{errors.New("-p and -L cannot be used together: give processes with -p or threads with -L")}
+		return nil, usageError{Err: errors.New("-p and -L cannot be used together: give processes with -p or threads with -L")}
 	case *f.freq != 0 && *f.count != 0:
-		return nil, usageError{errors.New("-F and -c cannot be used together: sample by frequency or by count")}
+		return nil, usageError{Err: errors.New("-F and -c cannot be used together: sample by frequency or by count")}
 	case *f.userOnly && *f.kernelOnly:
-		return nil, usageError{errors.New("-U and -K cannot be used together: omit both to show user and kernel stacks")}
+		return nil, usageError{Err: errors.New("-U and -K cannot be used together: omit both to show user and kernel stacks")}
 	case len(rest) > 1:
-		return nil, usageError{fmt.Errorf("unexpected arguments %q: only one duration in seconds is accepted", rest[1:])}
+		return nil, usageError{Err: fmt.Errorf("unexpected arguments %q: only one duration in seconds is accepted", rest[1:])}
 	case *f.stackSize == 0 || *f.stackSize > 1<<24:
-		return nil, usageError{fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
+		return nil, usageError{Err: fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
 	case *f.hashSize == 0 || *f.hashSize > 1<<24:
-		return nil, usageError{fmt.Errorf("--hash-storage-size %d out of range: use 1 to 16777216", *f.hashSize)}
+		return nil, usageError{Err: fmt.Errorf("--hash-storage-size %d out of range: use 1 to 16777216", *f.hashSize)}
 	case fs.Given("frequency") && *f.freq == 0:
-		return nil, usageError{errors.New("-F 0: the sample frequency must be at least 1 Hz (default 49)")}
+		return nil, usageError{Err: errors.New("-F 0: the sample frequency must be at least 1 Hz (default 49)")}
 	case fs.Given("count") && *f.count == 0:
-		return nil, usageError{errors.New("-c 0: the sample period must be at least 1 ns of CPU time")}
+		return nil, usageError{Err: errors.New("-c 0: the sample period must be at least 1 ns of CPU time")}
 	case *f.cpu < -1:
-		return nil, usageError{fmt.Errorf("-C %d: CPU numbers start at 0", *f.cpu)}
+		return nil, usageError{Err: fmt.Errorf("-C %d: CPU numbers start at 0", *f.cpu)}
 	}
 	if *f.freq == 0 && *f.count == 0 {
 		*f.freq = 49
 	}
 	if *f.freq > 100000 {
-		return nil, usageError{fmt.Errorf("-F %d is too high: use at most 100000 Hz", *f.freq)}
+		return nil, usageError{Err: fmt.Errorf("-F %d is too high: use at most 100000 Hz", *f.freq)}
 	}
 	switch c.format {
 	case "":
@@ -149,12 +148,12 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		}
 	case "text", "folded", "pprof", "svg":
 	default:
-		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
+		return nil, usageError{Err: fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
 	}
 	if len(rest) == 1 {
 		d, err := idlist.Seconds(rest[0])
 		if err != nil {
-			return nil, usageError{fmt.Errorf("duration %q: give whole seconds from 1 to %d, e.g. 30", rest[0], idlist.MaxSeconds)}
+			return nil, usageError{Err: fmt.Errorf("duration %q: give whole seconds from 1 to %d, e.g. 30", rest[0], idlist.MaxSeconds)}
 		}
 		c.duration = d
 	}
@@ -168,72 +167,29 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		StackStorageSize: uint32(*f.stackSize),
 		HashStorageSize:  uint32(*f.hashSize),
 	}
-	if c.sampler.PIDs, err = parseIDs(*f.pids, "-p", "process", procRoot); err != nil {
+	if c.sampler.PIDs, err = collect.ParseIDs(*f.pids, "-p", "process", procRoot); err != nil {
 		return nil, err
 	}
-	if c.sampler.TIDs, err = parseIDs(*f.tids, "-L", "thread", procRoot); err != nil {
+	if c.sampler.TIDs, err = collect.ParseIDs(*f.tids, "-L", "thread", procRoot); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// parseIDs is idlist.Parse with its syntax errors made usage errors.
-func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
-	ids, err := idlist.Parse(list, flag, what, procRoot)
-	var se *idlist.SyntaxError
-	var tm *idlist.TooManyError
-	if errors.As(err, &se) || errors.As(err, &tm) {
-		return nil, usageError{err}
-	}
-	return ids, err
-}
-
-func main() {
-	code := run(os.Args[1:], os.Stdout, os.Stderr)
-	if err := outfile.CloseStdout(os.Stdout); err != nil && code == 0 {
-		fmt.Fprintf(os.Stderr, "profile: %v\n", err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func main() { collect.Main("profile", run) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseArgs(args, "/proc")
-	if errors.Is(err, getopt.ErrHelp) {
-		fmt.Fprint(stdout, usage())
-		return 0
+	output := ""
+	if cfg != nil {
+		output = cfg.output
 	}
-	var ue usageError
-	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "profile: %v\n(see profile --help)\n", err)
-		return 2
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "profile: %v\n", err)
-		return 1
-	}
-	if err := outfile.Check(cfg.output); err != nil {
-		// A bad -o is a usage error, found before collecting.
-		fmt.Fprintf(stderr, "profile: %v\n", err)
-		return 2
+	if code, ok := collect.Parsed("profile", err, usage, output, stdout, stderr); !ok {
+		return code
 	}
 	sigs := interrupt.Start("profile", stderr)
 	defer sigs.Stop()
-	err = collect(sigs, cfg, stdout, stderr)
-	var me *bpfenv.MemoryError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &me) && mapFlags[me.Map] != "":
-		fmt.Fprintf(stderr, "profile: %s %d needs %s of kernel memory with the other maps, more than the %s limit (half of MemAvailable in /proc/meminfo): use at most %d\n",
-			mapFlags[me.Map], me.Entries, bpfenv.FormatBytes(me.Bytes), bpfenv.FormatBytes(me.Limit), me.MaxEntries)
-		return 2
-	case errors.Is(err, context.Canceled):
-		fmt.Fprintf(stderr, "profile: interrupted while loading the BPF program: nothing was collected\n")
-		return 1
-	}
-	fmt.Fprintf(stderr, "profile: %v\n", err)
-	return 1
+	return collect.ExitStatus("profile", record(sigs, cfg, stdout, stderr), mapFlags, stderr)
 }
 
 // mapFlags names the option that sizes each BPF map.
@@ -245,93 +201,51 @@ func usage() string {
 	return usageHead + "  -h, --help                       show this help message and exit\n" + fs.Usage() + usageTail
 }
 
-func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error {
-	ctx := sigs.Collecting()
-	t0 := time.Now()
-	if cfg.stats {
-		st, err := bpfenv.EnableStats()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-	}
-	sym := symbolize.New(symbolize.Config{})
-	defer sym.Close()
-	s, err := sampler.OpenContext(ctx, cfg.sampler)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	attached := time.Now()
-	sym.PreloadKernel()
-	cpuAttached := selfCPU()
-	if cfg.format == "text" {
-		fmt.Fprintln(stderr, header(cfg))
-	}
-
-	runCtx := ctx
-	if cfg.duration > 0 {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, cfg.duration)
-		defer cancel()
-	}
-	captured := make(chan error, 1)
-	go func() {
-		captured <- s.NewProcesses(runCtx, func(pid uint32) { sym.Capture(pid) })
-	}()
-	<-runCtx.Done()
-	sigs.EndCollection() // from now on a signal cuts symbolization short
-	end := time.Now()
-	cpuEnd := selfCPU()
-	var st runStats
-	if cfg.stats {
-		st.runs, st.bpfTime, _ = s.RunStats()
-	}
-	s.Stop()
-	select {
-	case err := <-captured:
-		if err != nil {
-			return err
-		}
-	case <-sigs.Cancel():
-	}
-	recs, losses, err := s.Read()
-	if err != nil {
-		return err
-	}
-	// Unload the BPF programs before symbolizing, which reads files of
-	// other users and may be slow.
-	s.Close()
+// record samples as cfg says and writes the profile.
+func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error {
 	period := int64(cfg.sampler.Period)
 	if period == 0 {
 		period = int64(time.Second) / int64(cfg.sampler.Frequency)
 	}
-	prof, err := sym.Profile(recs, symbolize.ProfileOptions{
-		Period:   period,
-		Start:    attached,
-		Duration: end.Sub(attached),
-		Comments: comments(cfg, losses),
-		Cancel:   sigs.Cancel(),
-	})
+	job := collect.Job{
+		Name: "profile",
+		Args: cfg.args,
+		Open: func(ctx context.Context) (collect.Collector, error) {
+			s, err := sampler.OpenContext(ctx, cfg.sampler)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
+		Duration:     cfg.duration,
+		Stats:        cfg.stats,
+		KernelStacks: cfg.sampler.KernelStacks,
+		Profile:      symbolize.ProfileOptions{Period: period},
+		Format:       cfg.format,
+		Output:       cfg.output,
+		Write: flamegraph.WriteOptions{
+			Fold: flamegraph.FoldOptions{
+				SampleIndex: 0,
+				Annotate:    cfg.annotate,
+				Delimit:     cfg.delimit && cfg.sampler.KernelStacks && cfg.sampler.UserStacks,
+			},
+			IDLabel: sample.LabelPID,
+			SVG:     flamegraph.SVGOptions{Title: "CPU Flame Graph", CountName: "samples"},
+		},
+		Losses: collect.LossWords{
+			Stacks: "WARNING: %d stack traces could not be displayed.%s",
+			Counts: "WARNING: hash table full (%d samples dropped). Consider increasing --hash-storage-size.",
+		},
+	}
+	if cfg.format == "text" {
+		job.Header = header(cfg)
+	}
+	res, err := collect.Run(sigs, job, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	if err := write(cfg, prof, stdout); err != nil {
-		return err
-	}
-	select {
-	case <-sigs.Cancel():
-		fmt.Fprintf(stderr, "%s: interrupted while symbolizing: frames not yet looked up are [unknown]\n", "profile")
-	default:
-	}
-	reportLosses(stderr, losses)
-	for _, w := range sym.Warnings(cfg.sampler.KernelStacks) {
-		fmt.Fprintln(stderr, w)
-	}
 	if cfg.stats {
-		st.attach, st.output = attached.Sub(t0), time.Since(end)
-		st.sampling, st.samplingCPU, st.totalCPU = end.Sub(attached), cpuEnd-cpuAttached, selfCPU()
-		printStats(stderr, st, recs)
+		printStats(stderr, res)
 	}
 	return nil
 }
@@ -370,56 +284,14 @@ func header(cfg *config) string {
 	return b.String()
 }
 
-func comments(cfg *config, l sample.Losses) []string {
-	return []string{
-		"profile " + strings.Join(cfg.args, " "),
-		fmt.Sprintf("losses: kernel_stack_errors=%d user_stack_errors=%d stack_map_full=%d count_map_full=%d",
-			l.KernelStackErrors, l.UserStackErrors, l.StackMapFull, l.CountMapFull),
-	}
-}
-
-// reportLosses prints BCC's warnings for whatever was lost.
-func reportLosses(w io.Writer, l sample.Losses) {
-	if n := l.Stacks(); n > 0 {
-		hint := ""
-		if l.StackMapFull > 0 {
-			hint = " Consider increasing --stack-storage-size."
-		}
-		fmt.Fprintf(w, "WARNING: %d stack traces could not be displayed.%s\n", n, hint)
-	}
-	if l.CountMapFull > 0 {
-		fmt.Fprintf(w, "WARNING: hash table full (%d samples dropped). Consider increasing --hash-storage-size.\n", l.CountMapFull)
-	}
-}
-
-// runStats are the figures --stats prints.
-type runStats struct {
-	attach, output        time.Duration // start to attached; end of sampling to output written
-	sampling              time.Duration // attached to end of sampling
-	samplingCPU, totalCPU time.Duration // our own CPU time while sampling, and in all
-	runs                  uint64        // BPF program runs
-	bpfTime               time.Duration // BPF program run time in all
-}
-
-func printStats(w io.Writer, st runStats, recs []sample.Record) {
-	var n uint64
-	for _, r := range recs {
-		n += r.Count
-	}
+func printStats(w io.Writer, r *collect.Result) {
 	var perRun float64
-	if st.runs > 0 {
-		perRun = float64(st.bpfTime.Nanoseconds()) / float64(st.runs)
+	if r.Runs > 0 {
+		perRun = float64(r.BPFTime.Nanoseconds()) / float64(r.Runs)
 	}
 	fmt.Fprintf(w, "stats: attach_ms=%.1f output_ms=%.1f samples=%d entries=%d sampling_s=%.1f sampling_cpu_ms=%.1f sampling_cpu_pct=%.4f total_cpu_ms=%.1f bpf_runs=%d bpf_ns_per_run=%.0f\n",
-		ms(st.attach), ms(st.output), n, len(recs), st.sampling.Seconds(), ms(st.samplingCPU),
-		100*st.samplingCPU.Seconds()/max(st.sampling.Seconds(), 1e-9), ms(st.totalCPU), st.runs, perRun)
-}
-
-// selfCPU returns this process's user+system CPU time so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		ms(r.Attach), ms(r.Output), collect.Records(r.Records), len(r.Records), r.Collecting.Seconds(), ms(r.CollectingCPU),
+		100*r.CollectingCPU.Seconds()/max(r.Collecting.Seconds(), 1e-9), ms(r.TotalCPU), r.Runs, perRun)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

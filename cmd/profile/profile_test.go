@@ -250,8 +250,8 @@ func TestCancelDuringLoad(t *testing.T) {
 	defer sigs.Stop()
 	sigs.EndCollection() // as a signal during the load does
 	var out, errb bytes.Buffer
-	if err := collect(sigs, cfg, &out, &errb); !errors.Is(err, context.Canceled) {
-		t.Fatalf("collect with a cancelled context: %v", err)
+	if err := record(sigs, cfg, &out, &errb); !errors.Is(err, context.Canceled) {
+		t.Fatalf("record with a cancelled context: %v", err)
 	}
 	// The abandoned load is closed when it returns.
 	deadline := time.Now().Add(10 * time.Second)

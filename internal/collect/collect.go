@@ -1,0 +1,281 @@
+// Package collect runs a BPF collector for a command: it loads and attaches
+// it, captures the processes it announces for symbolization, stops at the
+// end of the duration or at a signal, reads the counts, and hands them to the
+// symbolizer and the chosen writer. Features every collecting command shares
+// (a child to profile, a live view, pushing) belong here, not in the commands.
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/emberprof/ember/bpfenv"
+	"github.com/emberprof/ember/flamegraph"
+	"github.com/emberprof/ember/interrupt"
+	"github.com/emberprof/ember/outfile"
+	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/symbolize"
+)
+
+// Collector is a loaded, attached BPF collector; sampler.Sampler and
+// offcpu.Tracer are the two.
+type Collector interface {
+	// NewProcesses calls fn on the caller's goroutine with each process the
+	// collector sees for the first time, until ctx ends.
+	NewProcesses(ctx context.Context, fn func(tgid uint32)) error
+	// Stop detaches the programs, so that the next Read is final.
+	Stop()
+	// Read returns what was counted since the previous Read, and the
+	// losses in that time.
+	Read() ([]sample.Record, sample.Losses, error)
+	// RunStats returns the collector's BPF program runs and their run time
+	// while bpfenv.EnableStats is on.
+	RunStats() (runs uint64, total time.Duration, err error)
+	// Close detaches and unloads everything.
+	Close() error
+}
+
+// LossWords are a command's warnings for lost data: each a format with one
+// %d; Stacks also gets %s, the hint to raise --stack-storage-size.
+type LossWords struct {
+	Stacks, Counts string
+}
+
+// Job says what to collect and how to write it.
+type Job struct {
+	// Name is the command's name, the prefix of its messages.
+	Name string
+	// Args is the command line, stored as the profile's first comment.
+	Args []string
+	// Open loads and attaches the collector; it must give up when ctx ends.
+	Open func(ctx context.Context) (Collector, error)
+	// Duration bounds collection; 0 collects until a signal.
+	Duration time.Duration
+	// Stats enables the kernel's BPF run statistics for Result.Runs.
+	Stats bool
+	// Header, if set, is printed on stderr once the collector is attached.
+	Header string
+	// KernelStacks says whether kernel stacks were asked for, so that the
+	// symbolizer warns when it cannot read kernel symbols.
+	KernelStacks bool
+	// Profile is how records become a profile; Run fills Start, Duration,
+	// Comments and Cancel.
+	Profile symbolize.ProfileOptions
+	// Format and Output are the --format and -o values; Write says how
+	// each format renders (Run fills the SVG subtitle).
+	Format, Output string
+	Write          flamegraph.WriteOptions
+	// Losses words the warnings printed for lost stacks and counts.
+	Losses LossWords
+}
+
+// Result is what a run collected, with the figures --stats prints.
+type Result struct {
+	Records []sample.Record
+	Losses  sample.Losses
+	// Attach is the time from the start of Run to the collector attached;
+	// Collecting from then to the end of collection; Output from then to
+	// the profile written.
+	Attach, Collecting, Output time.Duration
+	// CollectingCPU is this process's CPU time while collecting; TotalCPU
+	// its CPU time in all.
+	CollectingCPU, TotalCPU time.Duration
+	// Runs and BPFTime are the BPF program's runs and run time (Job.Stats).
+	Runs    uint64
+	BPFTime time.Duration
+	// Captures counts the processes announced for symbolization.
+	Captures Captures
+}
+
+// Captures counts the outcomes of capturing announced processes.
+type Captures struct {
+	// OK were captured; Gone had exited before they could be; Denied could
+	// not be read for lack of privilege (the symbolizer warns of those);
+	// Failed failed otherwise, FirstError saying how.
+	OK, Gone, Denied, Failed int
+	FirstError               error
+}
+
+func (c *Captures) note(pid uint32, err error) {
+	switch {
+	case err == nil:
+		c.OK++
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH):
+		c.Gone++
+	case errors.Is(err, fs.ErrPermission):
+		c.Denied++
+	default:
+		c.Failed++
+		if c.FirstError == nil {
+			c.FirstError = fmt.Errorf("process %d: %w", pid, err)
+		}
+	}
+}
+
+// Run collects, symbolizes and writes the job's profile, printing the
+// command's warnings on stderr. The first signal ends collection; one during
+// symbolization cuts it short (see interrupt.Watch).
+func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, error) {
+	ctx := sigs.Collecting()
+	t0 := time.Now()
+	if job.Stats {
+		st, err := bpfenv.EnableStats()
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+	}
+	sym := symbolize.New(symbolize.Config{})
+	defer sym.Close()
+	c, err := job.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	attached := time.Now()
+	sym.PreloadKernel()
+	cpuAttached := selfCPU()
+	if job.Header != "" {
+		fmt.Fprintln(stderr, job.Header)
+	}
+
+	runCtx := ctx
+	if job.Duration > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, job.Duration)
+		defer cancel()
+	}
+	var (
+		mu       sync.Mutex
+		captures Captures
+	)
+	captured := make(chan error, 1)
+	go func() {
+		captured <- c.NewProcesses(runCtx, func(pid uint32) {
+			err := sym.Capture(pid)
+			mu.Lock()
+			captures.note(pid, err)
+			mu.Unlock()
+		})
+	}()
+	<-runCtx.Done()
+	sigs.EndCollection() // from now on a signal cuts symbolization short
+	end := time.Now()
+	res := &Result{Attach: attached.Sub(t0), Collecting: end.Sub(attached), CollectingCPU: selfCPU() - cpuAttached}
+	if job.Stats {
+		if res.Runs, res.BPFTime, err = c.RunStats(); err != nil {
+			fmt.Fprintf(stderr, "%s: --stats: %v\n", job.Name, err)
+		}
+	}
+	c.Stop()
+	select {
+	case err := <-captured:
+		if err != nil {
+			return nil, err
+		}
+	case <-sigs.Cancel():
+	}
+	if res.Records, res.Losses, err = c.Read(); err != nil {
+		return nil, err
+	}
+	// Unload the BPF programs before symbolizing, which reads files of
+	// other users and may be slow.
+	c.Close()
+	po := job.Profile
+	po.Start, po.Duration, po.Cancel = attached, end.Sub(attached), sigs.Cancel()
+	po.Comments = Comments(job.Name, job.Args, res.Losses)
+	prof, err := sym.Profile(res.Records, po)
+	if err != nil {
+		return nil, err
+	}
+	wo := job.Write
+	wo.SVG.Subtitle = po.Comments[0]
+	if err := outfile.Write(job.Output, stdout, func(w io.Writer) error {
+		return flamegraph.Write(w, prof, job.Format, wo)
+	}); err != nil {
+		return nil, err
+	}
+	select {
+	case <-sigs.Cancel():
+		fmt.Fprintf(stderr, "%s: interrupted while symbolizing: frames not yet looked up are [unknown]\n", job.Name)
+	default:
+	}
+	ReportLosses(stderr, job.Losses, res.Losses)
+	mu.Lock()
+	res.Captures = captures
+	mu.Unlock()
+	if n := res.Captures.Failed; n > 0 {
+		fmt.Fprintf(stderr, "WARNING: %d processes could not be captured for symbolization, their frames may be [unknown] (%v)\n", n, res.Captures.FirstError)
+	}
+	for _, w := range sym.Warnings(job.KernelStacks) {
+		fmt.Fprintln(stderr, w)
+	}
+	res.Output, res.TotalCPU = time.Since(end), selfCPU()
+	return res, nil
+}
+
+// Comments are the comments stored in a profile: the command line and the
+// loss counters.
+func Comments(name string, args []string, l sample.Losses) []string {
+	return []string{
+		name + " " + strings.Join(args, " "),
+		fmt.Sprintf("losses: kernel_stack_errors=%d user_stack_errors=%d stack_map_full=%d count_map_full=%d",
+			l.KernelStackErrors, l.UserStackErrors, l.StackMapFull, l.CountMapFull),
+	}
+}
+
+// ReportLosses prints the command's warnings for whatever was lost.
+func ReportLosses(w io.Writer, words LossWords, l sample.Losses) {
+	if n := l.Stacks(); n > 0 {
+		hint := ""
+		if l.StackMapFull > 0 {
+			hint = " Consider increasing --stack-storage-size."
+		}
+		fmt.Fprintf(w, words.Stacks+"\n", n, hint)
+	}
+	if l.CountMapFull > 0 {
+		fmt.Fprintf(w, words.Counts+"\n", l.CountMapFull)
+	}
+}
+
+// Records sums the counts of recs.
+func Records(recs []sample.Record) (n uint64) {
+	for _, r := range recs {
+		n += r.Count
+	}
+	return n
+}
+
+// ExitStatus prints err, the outcome of a collecting command's run, as one
+// line and returns the exit status: 0 for nil, 2 for a map size (named by
+// its option in mapFlags) that cannot fit in memory, 1 otherwise.
+func ExitStatus(name string, err error, mapFlags map[string]string, stderr io.Writer) int {
+	var me *bpfenv.MemoryError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &me) && mapFlags[me.Map] != "":
+		fmt.Fprintf(stderr, "%s: %s %d needs %s of kernel memory with the other maps, more than the %s limit (half of MemAvailable in /proc/meminfo): use at most %d\n",
+			name, mapFlags[me.Map], me.Entries, bpfenv.FormatBytes(me.Bytes), bpfenv.FormatBytes(me.Limit), me.MaxEntries)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "%s: interrupted while loading the BPF program: nothing was collected\n", name)
+		return 1
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	return 1
+}
+
+// selfCPU returns this process's user+system CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
