@@ -54,10 +54,11 @@ const KernelLeaf = "__schedule"
 
 // Tracer is a loaded and attached off-CPU program.
 type Tracer struct {
-	cfg   Config
-	objs  offcpuObjects
-	links []link.Link
-	procs *procs.Reader
+	cfg    Config
+	objs   offcpuObjects
+	links  []link.Link
+	procs  *procs.Reader
+	counts *stackmap.Counts
 }
 
 // Open loads the BPF program and starts measuring.
@@ -115,12 +116,19 @@ func open(ctx context.Context, cfg Config) (*Tracer, error) {
 		spec.Maps["stacks"].MaxEntries = cfg.StackStorageSize
 	}
 	t := &Tracer{cfg: cfg}
-	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts"); err != nil {
+	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts", "counts_odd"); err != nil {
 		return nil, err
 	}
 	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
 		return nil, bpfenv.Explain("load off-CPU program", err)
 	}
+	t.counts = stackmap.NewCounts(stackmap.Maps{
+		Counts:     [2]*ebpf.Map{t.objs.Counts, t.objs.CountsOdd},
+		Generation: t.objs.Generation,
+		Stacks:     t.objs.Stacks,
+		Losses:     t.objs.Losses,
+		Pinned:     t.blockedStacks,
+	})
 	if err := ctx.Err(); err != nil {
 		t.Close()
 		return nil, err
@@ -176,40 +184,46 @@ func (t *Tracer) Stop() {
 	t.links = nil
 }
 
-// Read returns every (thread, stacks) entry with its block count and total
-// blocked time, and the loss counters.
+// Read returns the (thread, stacks) entries with their block count and
+// blocked time counted since the previous Read, and the losses in that time;
+// it may be called while tracing runs.
 func (t *Tracer) Read() ([]sample.Record, sample.Losses, error) {
-	stacks := stackmap.NewReader(t.objs.Stacks)
-	var (
-		recs []sample.Record
-		key  offcpuKey
-		val  offcpuValue
-	)
-	it := t.objs.Counts.Iterate()
-	for it.Next(&key, &val) {
-		ks, err := stacks.Stack(key.KernelStack, key.KernelState)
-		if err != nil {
-			return nil, sample.Losses{}, err
+	return t.counts.Read()
+}
+
+// blockedStacks calls fn with the stacks of each thread blocked now, whose
+// block is counted when it wakes.
+func (t *Tracer) blockedStacks(fn func(id uint64)) error {
+	const batch = 1024
+	keys, vals := make([]offcpuThread, batch), make([]offcpuStart, batch)
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := t.objs.Starts.BatchLookup(&cursor, keys, vals, nil)
+		for _, v := range vals[:n] {
+			if v.Ts == 0 {
+				continue
+			}
+			if v.KernelState == offcpuStackStateSTACK_OK {
+				fn(v.KernelStack)
+			}
+			if v.UserState == offcpuStackStateSTACK_OK {
+				fn(v.UserStack)
+			}
 		}
-		us, err := stacks.Stack(key.UserStack, key.UserState)
-		if err != nil {
-			return nil, sample.Losses{}, err
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil
 		}
-		recs = append(recs, sample.Record{
-			TGID:   key.Tgid,
-			TID:    key.Tid,
-			Comm:   sample.CommString(key.Comm[:]),
-			Kernel: ks,
-			User:   us,
-			Count:  val.Count,
-			Nanos:  val.Nanos,
-		})
+		if err != nil {
+			return fmt.Errorf("read blocked threads: %w", err)
+		}
 	}
-	if err := it.Err(); err != nil {
-		return nil, sample.Losses{}, fmt.Errorf("read counts: %w", err)
-	}
-	losses, err := stackmap.ReadLosses(t.objs.Losses)
-	return recs, losses, err
+}
+
+// CachedStacks returns how many stacks the reader holds in user space, and
+// how many the kernel's stack store holds (counted by iterating it).
+func (t *Tracer) CachedStacks() (user, kernel int, err error) {
+	kernel, err = stackmap.Len(t.objs.Stacks)
+	return t.counts.Cached(), kernel, err
 }
 
 // RunStats returns how often the sched_switch program ran and for how long

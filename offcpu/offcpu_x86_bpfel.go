@@ -20,8 +20,8 @@ type offcpuKey struct {
 	KernelStack uint64
 	UserStack   uint64
 	Comm        [16]int8
-	KernelState uint32
-	UserState   uint32
+	KernelState offcpuStackState
+	UserState   offcpuStackState
 }
 
 type offcpuStack struct {
@@ -29,13 +29,23 @@ type offcpuStack struct {
 	Pcs [127]uint64
 }
 
+type offcpuStackState uint32
+
+const (
+	offcpuStackStateSTACK_OK      offcpuStackState = 0
+	offcpuStackStateSTACK_ABSENT  offcpuStackState = 1
+	offcpuStackStateSTACK_MISSED  offcpuStackState = 2
+	offcpuStackStateSTACK_FULL    offcpuStackState = 3
+	offcpuStackStateSTACK_SKIPPED offcpuStackState = 4
+)
+
 type offcpuStart struct {
 	_           structs.HostLayout
 	Ts          uint64
 	KernelStack uint64
 	UserStack   uint64
-	KernelState uint32
-	UserState   uint32
+	KernelState offcpuStackState
+	UserState   offcpuStackState
 }
 
 type offcpuThread struct {
@@ -57,6 +67,7 @@ type offcpuValue struct {
 const (
 	offcpuMapCheckScratch      = "check_scratch"
 	offcpuMapCounts            = "counts"
+	offcpuMapCountsOdd         = "counts_odd"
 	offcpuMapLosses            = "losses"
 	offcpuMapNewProcs          = "new_procs"
 	offcpuMapSeen              = "seen"
@@ -72,6 +83,7 @@ const (
 	offcpuVarFilterState       = "filter_state"
 	offcpuVarFilterTgid        = "filter_tgid"
 	offcpuVarFilterTid         = "filter_tid"
+	offcpuVarGeneration        = "generation"
 	offcpuVarKernelSkip        = "kernel_skip"
 	offcpuVarKernelStacks      = "kernel_stacks"
 	offcpuVarKernelThreadsOnly = "kernel_threads_only"
@@ -134,6 +146,7 @@ type offcpuProgramSpecs struct {
 type offcpuMapSpecs struct {
 	CheckScratch *ebpf.MapSpec `ebpf:"check_scratch"`
 	Counts       *ebpf.MapSpec `ebpf:"counts"`
+	CountsOdd    *ebpf.MapSpec `ebpf:"counts_odd"`
 	Losses       *ebpf.MapSpec `ebpf:"losses"`
 	NewProcs     *ebpf.MapSpec `ebpf:"new_procs"`
 	Seen         *ebpf.MapSpec `ebpf:"seen"`
@@ -153,6 +166,7 @@ type offcpuVariableSpecs struct {
 	FilterState       *ebpf.VariableSpec `ebpf:"filter_state"`
 	FilterTgid        *ebpf.VariableSpec `ebpf:"filter_tgid"`
 	FilterTid         *ebpf.VariableSpec `ebpf:"filter_tid"`
+	Generation        *ebpf.VariableSpec `ebpf:"generation"`
 	KernelSkip        *ebpf.VariableSpec `ebpf:"kernel_skip"`
 	KernelStacks      *ebpf.VariableSpec `ebpf:"kernel_stacks"`
 	KernelThreadsOnly *ebpf.VariableSpec `ebpf:"kernel_threads_only"`
@@ -185,6 +199,7 @@ func (o *offcpuObjects) Close() error {
 type offcpuMaps struct {
 	CheckScratch *ebpf.Map `ebpf:"check_scratch"`
 	Counts       *ebpf.Map `ebpf:"counts"`
+	CountsOdd    *ebpf.Map `ebpf:"counts_odd"`
 	Losses       *ebpf.Map `ebpf:"losses"`
 	NewProcs     *ebpf.Map `ebpf:"new_procs"`
 	Seen         *ebpf.Map `ebpf:"seen"`
@@ -200,6 +215,7 @@ func (m *offcpuMaps) Close() error {
 	return _OffcpuClose(
 		m.CheckScratch,
 		m.Counts,
+		m.CountsOdd,
 		m.Losses,
 		m.NewProcs,
 		m.Seen,
@@ -220,6 +236,7 @@ type offcpuVariables struct {
 	FilterState       *ebpf.Variable `ebpf:"filter_state"`
 	FilterTgid        *ebpf.Variable `ebpf:"filter_tgid"`
 	FilterTid         *ebpf.Variable `ebpf:"filter_tid"`
+	Generation        *ebpf.Variable `ebpf:"generation"`
 	KernelSkip        *ebpf.Variable `ebpf:"kernel_skip"`
 	KernelStacks      *ebpf.Variable `ebpf:"kernel_stacks"`
 	KernelThreadsOnly *ebpf.Variable `ebpf:"kernel_threads_only"`

@@ -55,6 +55,7 @@ type Sampler struct {
 	links  []link.Link
 	events []int
 	procs  *procs.Reader
+	counts *stackmap.Counts
 }
 
 // Open loads the BPF program and starts sampling on every requested CPU.
@@ -96,14 +97,21 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 	}
 	if cfg.HashStorageSize > 0 {
 		spec.Maps["counts"].MaxEntries = cfg.HashStorageSize
+		spec.Maps["counts_odd"].MaxEntries = cfg.HashStorageSize
 	}
 	s := &Sampler{cfg: cfg}
-	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts"); err != nil {
+	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts", "counts_odd"); err != nil {
 		return nil, err
 	}
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
 		return nil, bpfenv.Explain("load sampler", err)
 	}
+	s.counts = stackmap.NewCounts(stackmap.Maps{
+		Counts:     [2]*ebpf.Map{s.objs.Counts, s.objs.CountsOdd},
+		Generation: s.objs.Generation,
+		Stacks:     s.objs.Stacks,
+		Losses:     s.objs.Losses,
+	})
 	if err := ctx.Err(); err != nil {
 		s.Close()
 		return nil, err
@@ -201,43 +209,25 @@ func (s *Sampler) Stop() {
 	s.events = nil
 }
 
-// Read returns every counted (task, stacks) entry and the loss counters.
+// Read returns the (task, stacks) entries counted since the previous Read
+// and the losses in that time; it may be called while sampling runs.
 func (s *Sampler) Read() ([]sample.Record, sample.Losses, error) {
 	period := s.cfg.Period
 	if period == 0 {
 		period = uint64(time.Second) / s.cfg.Frequency
 	}
-	stacks := stackmap.NewReader(s.objs.Stacks)
-	var (
-		recs  []sample.Record
-		key   samplerKey
-		count uint64
-	)
-	it := s.objs.Counts.Iterate()
-	for it.Next(&key, &count) {
-		ks, err := stacks.Stack(key.KernelStack, key.KernelState)
-		if err != nil {
-			return nil, sample.Losses{}, err
-		}
-		us, err := stacks.Stack(key.UserStack, key.UserState)
-		if err != nil {
-			return nil, sample.Losses{}, err
-		}
-		recs = append(recs, sample.Record{
-			TGID:   key.Tgid,
-			TID:    key.Tid,
-			Comm:   sample.CommString(key.Comm[:]),
-			Kernel: ks,
-			User:   us,
-			Count:  count,
-			Nanos:  count * period,
-		})
+	recs, losses, err := s.counts.Read()
+	for i := range recs {
+		recs[i].Nanos = recs[i].Count * period
 	}
-	if err := it.Err(); err != nil {
-		return nil, sample.Losses{}, fmt.Errorf("read counts: %w", err)
-	}
-	losses, err := stackmap.ReadLosses(s.objs.Losses)
 	return recs, losses, err
+}
+
+// CachedStacks returns how many stacks the reader holds in user space, and
+// how many the kernel's stack store holds (counted by iterating it).
+func (s *Sampler) CachedStacks() (user, kernel int, err error) {
+	kernel, err = stackmap.Len(s.objs.Stacks)
+	return s.counts.Cached(), kernel, err
 }
 
 // RunStats returns how often the sampling program ran and for how long in

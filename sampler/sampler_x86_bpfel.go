@@ -20,13 +20,29 @@ type samplerKey struct {
 	KernelStack uint64
 	UserStack   uint64
 	Comm        [16]int8
-	KernelState uint32
-	UserState   uint32
+	KernelState samplerStackState
+	UserState   samplerStackState
 }
 
 type samplerStack struct {
 	_   structs.HostLayout
 	Pcs [127]uint64
+}
+
+type samplerStackState uint32
+
+const (
+	samplerStackStateSTACK_OK      samplerStackState = 0
+	samplerStackStateSTACK_ABSENT  samplerStackState = 1
+	samplerStackStateSTACK_MISSED  samplerStackState = 2
+	samplerStackStateSTACK_FULL    samplerStackState = 3
+	samplerStackStateSTACK_SKIPPED samplerStackState = 4
+)
+
+type samplerValue struct {
+	_     structs.HostLayout
+	Count uint64
+	Nanos uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -35,6 +51,7 @@ type samplerStack struct {
 const (
 	samplerMapCheckScratch  = "check_scratch"
 	samplerMapCounts        = "counts"
+	samplerMapCountsOdd     = "counts_odd"
 	samplerMapLosses        = "losses"
 	samplerMapNewProcs      = "new_procs"
 	samplerMapSeen          = "seen"
@@ -48,6 +65,7 @@ const (
 	samplerVarCheckUserWalk = "check_user_walk"
 	samplerVarFilterTgid    = "filter_tgid"
 	samplerVarFilterTid     = "filter_tid"
+	samplerVarGeneration    = "generation"
 	samplerVarIncludeIdle   = "include_idle"
 	samplerVarKernelStacks  = "kernel_stacks"
 	samplerVarUserStacks    = "user_stacks"
@@ -105,6 +123,7 @@ type samplerProgramSpecs struct {
 type samplerMapSpecs struct {
 	CheckScratch *ebpf.MapSpec `ebpf:"check_scratch"`
 	Counts       *ebpf.MapSpec `ebpf:"counts"`
+	CountsOdd    *ebpf.MapSpec `ebpf:"counts_odd"`
 	Losses       *ebpf.MapSpec `ebpf:"losses"`
 	NewProcs     *ebpf.MapSpec `ebpf:"new_procs"`
 	Seen         *ebpf.MapSpec `ebpf:"seen"`
@@ -122,6 +141,7 @@ type samplerVariableSpecs struct {
 	CheckUserWalk *ebpf.VariableSpec `ebpf:"check_user_walk"`
 	FilterTgid    *ebpf.VariableSpec `ebpf:"filter_tgid"`
 	FilterTid     *ebpf.VariableSpec `ebpf:"filter_tid"`
+	Generation    *ebpf.VariableSpec `ebpf:"generation"`
 	IncludeIdle   *ebpf.VariableSpec `ebpf:"include_idle"`
 	KernelStacks  *ebpf.VariableSpec `ebpf:"kernel_stacks"`
 	UserStacks    *ebpf.VariableSpec `ebpf:"user_stacks"`
@@ -149,6 +169,7 @@ func (o *samplerObjects) Close() error {
 type samplerMaps struct {
 	CheckScratch *ebpf.Map `ebpf:"check_scratch"`
 	Counts       *ebpf.Map `ebpf:"counts"`
+	CountsOdd    *ebpf.Map `ebpf:"counts_odd"`
 	Losses       *ebpf.Map `ebpf:"losses"`
 	NewProcs     *ebpf.Map `ebpf:"new_procs"`
 	Seen         *ebpf.Map `ebpf:"seen"`
@@ -163,6 +184,7 @@ func (m *samplerMaps) Close() error {
 	return _SamplerClose(
 		m.CheckScratch,
 		m.Counts,
+		m.CountsOdd,
 		m.Losses,
 		m.NewProcs,
 		m.Seen,
@@ -181,6 +203,7 @@ type samplerVariables struct {
 	CheckUserWalk *ebpf.Variable `ebpf:"check_user_walk"`
 	FilterTgid    *ebpf.Variable `ebpf:"filter_tgid"`
 	FilterTid     *ebpf.Variable `ebpf:"filter_tid"`
+	Generation    *ebpf.Variable `ebpf:"generation"`
 	IncludeIdle   *ebpf.Variable `ebpf:"include_idle"`
 	KernelStacks  *ebpf.Variable `ebpf:"kernel_stacks"`
 	UserStacks    *ebpf.Variable `ebpf:"user_stacks"`

@@ -4,7 +4,6 @@
 package stackmap
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -44,44 +43,6 @@ func State(code uint32) sample.StackState {
 	default:
 		return sample.StackMissed
 	}
-}
-
-// Reader resolves stack IDs against one stack store, reading each distinct
-// stack from the kernel once.
-type Reader struct {
-	m     *ebpf.Map
-	cache map[uint64][]uint64
-}
-
-// NewReader returns a Reader over the "stacks" map of a loaded collection.
-func NewReader(m *ebpf.Map) *Reader {
-	return &Reader{m: m, cache: make(map[uint64][]uint64)}
-}
-
-// Stack returns the frames stored under id, leaf first, and how it was taken.
-// A stack that vanished from the store reads as missed.
-func (r *Reader) Stack(id uint64, code uint32) (sample.Stack, error) {
-	st := State(code)
-	if st != sample.StackOK {
-		return sample.Stack{State: st}, nil
-	}
-	if pcs, ok := r.cache[id]; ok {
-		return sample.Stack{PCs: pcs, State: sample.StackOK}, nil
-	}
-	var raw [MaxDepth]uint64
-	if err := r.m.Lookup(id, &raw); err != nil {
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return sample.Stack{State: sample.StackMissed}, nil
-		}
-		return sample.Stack{}, fmt.Errorf("read stack %#x: %w", id, err)
-	}
-	n := 0
-	for n < MaxDepth && raw[n] != 0 {
-		n++
-	}
-	pcs := append([]uint64(nil), raw[:n]...)
-	r.cache[id] = pcs
-	return sample.Stack{PCs: pcs, State: sample.StackOK}, nil
 }
 
 // ReadLosses sums the per-CPU loss counters.

@@ -20,11 +20,13 @@ struct stack {
 
 /* Stack outcome codes kept in count keys; user space maps them to
  * sample.StackState. */
-#define STACK_OK 0
-#define STACK_ABSENT 1    /* no such stack (kernel thread, user-mode sample) */
-#define STACK_MISSED 2    /* the walk failed */
-#define STACK_FULL 3      /* the stack store was full */
-#define STACK_SKIPPED 4   /* not requested */
+enum stack_state {
+	STACK_OK = 0,
+	STACK_ABSENT = 1,  /* no such stack (kernel thread, user-mode sample) */
+	STACK_MISSED = 2,  /* the walk failed */
+	STACK_FULL = 3,    /* the stack store was full */
+	STACK_SKIPPED = 4, /* not requested */
+};
 
 /* Loss counter slots, indexes into the per-CPU losses array. */
 #define LOSS_KERNEL_STACK 0

@@ -14,37 +14,16 @@
 #include "ember.h"
 #include <bpf/bpf_helpers.h>
 #include "stacks.h"
-
-struct key {
-	__u32 tgid;
-	__u32 tid;
-	__u64 kernel_stack;
-	__u64 user_stack;
-	char comm[TASK_COMM_LEN];
-	__u32 kernel_state;
-	__u32 user_state;
-};
-
-struct value {
-	__u64 count;
-	__u64 nanos;
-};
+#include "counts.h"
 
 /* start is what a thread leaving the CPU leaves behind for its return. */
 struct start {
 	__u64 ts;
 	__u64 kernel_stack;
 	__u64 user_stack;
-	__u32 kernel_state;
-	__u32 user_state;
+	enum stack_state kernel_state;
+	enum stack_state user_state;
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 40960);
-	__type(key, struct key);
-	__type(value, struct value);
-} counts SEC(".maps");
 
 /* thread names a thread for its whole life: a TID alone is reused, and a
  * stale start would give the next thread with that TID a bogus block. */
@@ -147,20 +126,7 @@ static __always_inline void switch_in(struct task_struct *next, __u64 now)
 	key.kernel_stack = st->kernel_stack;
 	key.kernel_state = st->kernel_state;
 
-	struct value *v = bpf_map_lookup_elem(&counts, &key);
-	if (!v) {
-		struct value zero = {};
-		long err = bpf_map_update_elem(&counts, &key, &zero, BPF_NOEXIST);
-		if (err && err != -EEXIST) {
-			count_loss(LOSS_COUNT_FULL);
-			return;
-		}
-		v = bpf_map_lookup_elem(&counts, &key);
-		if (!v)
-			return;
-	}
-	__sync_fetch_and_add(&v->count, 1);
-	__sync_fetch_and_add(&v->nanos, delta);
+	count_event(&key, delta);
 	if (key.tgid)
 		announce(key.tgid);
 }

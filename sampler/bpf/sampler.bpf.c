@@ -6,23 +6,7 @@
 #include "ember.h"
 #include <bpf/bpf_helpers.h>
 #include "stacks.h"
-
-struct key {
-	__u32 tgid;
-	__u32 tid;
-	__u64 kernel_stack;
-	__u64 user_stack;
-	char comm[TASK_COMM_LEN];
-	__u32 kernel_state;
-	__u32 user_state;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 40960); /* set from --hash-storage-size */
-	__type(key, struct key);
-	__type(value, __u64);
-} counts SEC(".maps");
+#include "counts.h"
 
 /* Filters, set before load. The maps hold the wanted IDs only when the matching
  * flag is on. */
@@ -60,20 +44,7 @@ int sample(struct bpf_perf_event_data *ctx)
 			check_walk(ctx);
 	}
 
-	__u64 *v = bpf_map_lookup_elem(&counts, &key);
-	if (v) {
-		__sync_fetch_and_add(v, 1);
-	} else {
-		__u64 one = 1;
-		long err = bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
-		if (err == -EEXIST) {
-			v = bpf_map_lookup_elem(&counts, &key);
-			if (v)
-				__sync_fetch_and_add(v, 1);
-		} else if (err) {
-			count_loss(LOSS_COUNT_FULL);
-		}
-	}
+	count_event(&key, 0);
 	if (tgid)
 		announce(tgid);
 	return 0;
