@@ -159,7 +159,7 @@ func FuzzDWARF(f *testing.F) {
 			f.Fatal(err)
 		}
 		if s, _, err := loadSections(ef, nil, int64(len(b))); err == nil {
-			f.Add(packSections(s))
+			f.Add(packSections(&s))
 		}
 	}
 	boundMinimizing()

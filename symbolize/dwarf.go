@@ -124,7 +124,7 @@ func (d *dwarfInfo) load() {
 		// bytes (names, files) are made before they leave.
 		runtime.AddCleanup(d, func(f func()) { f() }, unmap)
 	}
-	d.useSections(secs)
+	d.useSections(&secs)
 }
 
 // useSections reads the unit headers of secs and indexes the units by
@@ -381,7 +381,6 @@ func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
 		kids   []*scope // children of the open scopes, innermost last
 		alloc  scopeAlloc
 		ranges [][2]uint64
-		attrs  dwarfdata.Attrs
 	)
 	for {
 		e, err := r.Next()
@@ -409,7 +408,8 @@ func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
 		}
 		switch e.Tag {
 		case dwarfdata.TagSubprogram, dwarfdata.TagInlinedSubroutine:
-			if err := r.Attrs(&attrs); err != nil {
+			attrs, err := r.Attrs(dwarfdata.WantCode)
+			if err != nil {
 				return err
 			}
 			ranges = attrs.Ranges(ranges[:0])
@@ -457,7 +457,7 @@ func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
 				}
 				continue
 			}
-			if err := r.Attrs(&attrs); err != nil {
+			if _, err := r.Attrs(0); err != nil {
 				return err
 			}
 			if e.Children {
@@ -501,7 +501,6 @@ func (d *dwarfInfo) funcName(off uint64) (fn funcName, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer guard(&err, "")
 	var linkage, plain []byte
-	var attrs dwarfdata.Attrs
 	// The chain is short in valid DWARF; the bound stops cycles.
 	for next, hops := off, 0; next != 0 && hops < 8; hops++ {
 		r, ok := d.data.EntriesAt(next)
@@ -512,7 +511,8 @@ func (d *dwarfInfo) funcName(off uint64) (fn funcName, err error) {
 			break
 		}
 		next = 0
-		if r.Attrs(&attrs) != nil {
+		attrs, err := r.Attrs(dwarfdata.WantNames)
+		if err != nil {
 			break
 		}
 		if l := attrs.LinkageName(); len(l) > 0 {

@@ -29,8 +29,11 @@ const maxDebugSection = 4 << 30
 //
 // Relocatable objects (ET_REL) are read without applying relocations, so
 // their DWARF has no addresses and lookups fall back to the symbol table.
-func loadSections(ef *elf.File, file *os.File, fileSize int64) (*dwarfdata.Sections, func(), error) {
-	s := &dwarfdata.Sections{BigEndian: ef.ByteOrder == binary.BigEndian}
+func loadSections(ef *elf.File, file *os.File, fileSize int64) (dwarfdata.Sections, func(), error) {
+	// By value: dwarfdata.New keeps its own copy, so this one need not
+	// be allocated.
+	var s dwarfdata.Sections
+	s.BigEndian = ef.ByteOrder == binary.BigEndian
 	var mapped []byte
 	var unmap func()
 	if file != nil && fileSize > 0 && fileSize == int64(int(fileSize)) {
@@ -39,11 +42,11 @@ func loadSections(ef *elf.File, file *os.File, fileSize int64) (*dwarfdata.Secti
 			unmap = func() { syscall.Munmap(m) }
 		}
 	}
-	fail := func(err error) (*dwarfdata.Sections, func(), error) {
+	fail := func(err error) (dwarfdata.Sections, func(), error) {
 		if unmap != nil {
 			unmap()
 		}
-		return nil, nil, err
+		return dwarfdata.Sections{}, nil, err
 	}
 	for _, sec := range ef.Sections {
 		name, ok := strings.CutPrefix(sec.Name, ".debug_")

@@ -17,13 +17,18 @@ type Entry struct {
 // Reader walks the entries of a unit, pulling attributes only of the
 // entries asked for: the others are skipped by size, without decoding.
 type Reader struct {
-	d       *Data
-	u       *Unit
-	b       buf
-	entry   int     // offset of the last entry
-	cur     *abbrev // of the last entry
-	pending bool    // cur's attributes are not read yet
-	sibling value   // cur's DW_AT_sibling, once its attributes are read
+	d *Data
+	u *Unit
+	b buf
+	// The last entry: its offset and abbreviation code (0 for none),
+	// whether its attributes are still to read, and its DW_AT_sibling
+	// once they are read. No pointers: writing one here per entry costs
+	// a write barrier, a good part of a walk's time.
+	entry     int
+	code      uint64
+	pending   bool
+	sibling   uint64
+	siblingOK bool
 }
 
 // Entries returns a reader of u's entries after its unit entry.
@@ -55,9 +60,9 @@ func (d *Data) EntriesAt(off uint64) (Reader, bool) {
 func (r *Reader) Next() (Entry, error) {
 	if r.pending {
 		r.pending = false
-		r.d.skipAttrs(&r.b, r.u, r.cur)
+		r.d.skipAttrs(&r.b, r.u, r.u.abbrevs.get(r.code))
 	}
-	r.cur = nil
+	r.code = 0
 	if r.b.off >= len(r.b.b) {
 		if r.b.bad {
 			return Entry{}, fmt.Errorf("truncated unit")
@@ -76,7 +81,7 @@ func (r *Reader) Next() (Entry, error) {
 	if a == nil {
 		return Entry{}, fmt.Errorf("entry at %#x: unknown abbreviation %d", entry, code)
 	}
-	r.entry, r.cur, r.pending, r.sibling = entry, a, true, value{}
+	r.entry, r.code, r.pending, r.siblingOK = entry, code, true, false
 	return Entry{Offset: uint64(entry), Tag: a.tag, Children: a.children}, nil
 }
 
@@ -91,52 +96,100 @@ type Attrs struct {
 	low, high, rng, origin, spec, name, linkage value
 }
 
-// Attrs reads the attributes of the entry Next returned into a.
-func (r *Reader) Attrs(a *Attrs) error {
-	*a = Attrs{d: r.d, u: r.u}
+// Want selects the attributes Reader.Attrs decodes; the others are skipped
+// by size, which is most of the speed of a walk.
+type Want uint8
+
+const (
+	// WantCode is where an entry's code is: its address ranges, and for
+	// an inlined call its abstract origin and call site.
+	WantCode Want = 1 << iota
+	// WantNames is what names an entry: DW_AT_name, the linkage name,
+	// and the abstract origin and specification that can hold them.
+	WantNames
+)
+
+// Attrs reads the attributes of the entry Next returned, those that want
+// selects; DW_AT_sibling is always read, for SkipChildren.
+func (r *Reader) Attrs(want Want) (Attrs, error) {
+	// Filled on the stack and returned by value: writing the values'
+	// slices through a pointer costs a write barrier each.
+	var a Attrs
+	a.d, a.u = r.d, r.u
 	if !r.pending {
-		return nil
+		return a, nil
 	}
 	r.pending = false
-	ab := r.cur
+	code, names := want&WantCode != 0, want&WantNames != 0
 	d, b, u := r.d, &r.b, r.u
+	ab := u.abbrevs.get(r.code)
 	for i := range ab.attrs {
 		spec := &ab.attrs[i]
 		switch spec.attr {
 		case atLowPC:
-			a.low = d.readValue(b, u, spec)
-		case atHighPC:
-			a.high = d.readValue(b, u, spec)
-		case atRanges:
-			a.rng = d.readValue(b, u, spec)
-		case atAbstractOrigin:
-			a.origin = d.readValue(b, u, spec)
-		case atSpecification:
-			a.spec = d.readValue(b, u, spec)
-		case atName:
-			a.name = d.readValue(b, u, spec)
-		case atLinkageName, atMIPSLinkageName:
-			a.linkage = d.readValue(b, u, spec)
-		case atCallFile:
-			a.CallFile = d.readValue(b, u, spec).v
-		case atCallLine:
-			a.CallLine = d.readValue(b, u, spec).v
-		case atGNUDiscriminator:
-			a.Discriminator = d.readValue(b, u, spec).v
-		case atSibling:
-			r.sibling = d.readValue(b, u, spec)
-		default:
-			if spec.size >= 0 {
-				b.skip(uint64(spec.size))
-			} else {
-				d.readValue(b, u, spec)
+			if code {
+				a.low = d.readValue(b, u, spec)
+				continue
 			}
+		case atHighPC:
+			if code {
+				a.high = d.readValue(b, u, spec)
+				continue
+			}
+		case atRanges:
+			if code {
+				a.rng = d.readValue(b, u, spec)
+				continue
+			}
+		case atAbstractOrigin:
+			if code || names {
+				a.origin = d.readValue(b, u, spec)
+				continue
+			}
+		case atCallFile:
+			if code {
+				a.CallFile = d.readValue(b, u, spec).v
+				continue
+			}
+		case atCallLine:
+			if code {
+				a.CallLine = d.readValue(b, u, spec).v
+				continue
+			}
+		case atGNUDiscriminator:
+			if code {
+				a.Discriminator = d.readValue(b, u, spec).v
+				continue
+			}
+		case atSpecification:
+			if names {
+				a.spec = d.readValue(b, u, spec)
+				continue
+			}
+		case atName:
+			if names {
+				a.name = d.readValue(b, u, spec)
+				continue
+			}
+		case atLinkageName, atMIPSLinkageName:
+			if names {
+				a.linkage = d.readValue(b, u, spec)
+				continue
+			}
+		case atSibling:
+			r.sibling, r.siblingOK = ref(u, d.readValue(b, u, spec))
+			continue
+		}
+		if spec.size >= 0 {
+			b.skip(uint64(spec.size))
+		} else {
+			d.readValue(b, u, spec)
 		}
 	}
 	if b.bad {
-		return fmt.Errorf("truncated entry at %#x", r.entry)
+		return a, fmt.Errorf("truncated entry at %#x", r.entry)
 	}
-	return nil
+	return a, nil
 }
 
 // Ranges appends the entry's address ranges to dst, leaving out empty ones
@@ -174,22 +227,22 @@ func (a *Attrs) str(v value) []byte {
 // DW_AT_sibling when that points forward within the unit, else by walking
 // them.
 func (r *Reader) SkipChildren() error {
-	a := r.cur
-	if a == nil {
+	if r.code == 0 {
 		return nil
 	}
 	d, u := r.d, r.u
+	a := u.abbrevs.get(r.code)
 	if r.pending {
 		r.pending = false
 		if !a.children {
 			d.skipAttrs(&r.b, u, a)
 			return nil
 		}
-		r.sibling = value{}
+		r.siblingOK = false
 		for i := range a.attrs {
 			spec := &a.attrs[i]
 			if spec.attr == atSibling {
-				r.sibling = d.readValue(&r.b, u, spec)
+				r.sibling, r.siblingOK = ref(u, d.readValue(&r.b, u, spec))
 			} else if spec.size >= 0 {
 				r.b.skip(uint64(spec.size))
 			} else {
@@ -197,14 +250,14 @@ func (r *Reader) SkipChildren() error {
 			}
 		}
 	}
-	r.cur = nil
+	r.code = 0
 	if r.b.bad {
 		return fmt.Errorf("truncated entry at %#x", r.entry)
 	}
 	if !a.children {
 		return nil
 	}
-	if off, ok := ref(u, r.sibling); ok && off > uint64(r.b.off) && off <= uint64(len(r.b.b)) {
+	if off := r.sibling; r.siblingOK && off > uint64(r.b.off) && off <= uint64(len(r.b.b)) {
 		r.b.off = int(off)
 		return nil
 	}
