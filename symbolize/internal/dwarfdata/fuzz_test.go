@@ -3,6 +3,7 @@ package dwarfdata
 import (
 	"debug/elf"
 	"errors"
+	"flag"
 	"io"
 	"testing"
 	"time"
@@ -65,6 +66,14 @@ func FuzzReader(f *testing.F) {
 			f.Add(pack(s))
 		}
 		ef.Close()
+	}
+	// Go's minimizer tries cutting every span of a new input, and nearly
+	// every cut of a section breaks an offset: bound it, as symbolize's
+	// fuzz tests do, unless -fuzzminimizetime was given.
+	set := false
+	flag.Visit(func(fl *flag.Flag) { set = set || fl.Name == "test.fuzzminimizetime" })
+	if !set {
+		flag.Set("test.fuzzminimizetime", "200x")
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		defer time.AfterFunc(10*time.Second, func() { panic("input took over 10 s") }).Stop()
