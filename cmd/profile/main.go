@@ -254,6 +254,11 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	go func() {
 		captured <- s.NewProcesses(runCtx, func(pid uint32) { sym.Capture(pid) })
 	}()
+	warmed := make(chan struct{})
+	go func() {
+		defer close(warmed)
+		warm(runCtx, s, sym)
+	}()
 	<-runCtx.Done()
 	end := time.Now()
 	cpuEnd := selfCPU()
@@ -265,10 +270,13 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if err := <-captured; err != nil {
 		return err
 	}
+	<-warmed
+	st.warmWait = time.Since(end)
 	recs, losses, err := s.Read()
 	if err != nil {
 		return err
 	}
+	st.read = time.Since(end)
 	period := int64(cfg.sampler.Period)
 	if period == 0 {
 		period = int64(time.Second) / int64(cfg.sampler.Frequency)
@@ -282,11 +290,13 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	st.symbolized = time.Since(end)
 	if err := write(cfg, prof, stdout); err != nil {
 		return err
 	}
 	reportLosses(stderr, losses)
 	if cfg.stats {
+		st.counts = sym.Counts()
 		st.attach, st.output = attached.Sub(t0), time.Since(end)
 		st.sampling, st.samplingCPU, st.totalCPU = end.Sub(attached), cpuEnd-cpuAttached, selfCPU()
 		printStats(stderr, st, recs)
@@ -350,13 +360,42 @@ func reportLosses(w io.Writer, l sample.Losses) {
 	}
 }
 
+// warmInterval is how often the records counted so far are symbolized while
+// sampling runs, so that little is left to do when it ends.
+const warmInterval = time.Second
+
+// warm symbolizes what the sampler has counted every warmInterval until ctx
+// ends: at the end only addresses first seen in the last interval are left,
+// instead of every binary's debug information to load. An error just stops
+// warming; the final Read reports it.
+func warm(ctx context.Context, s *sampler.Sampler, sym *symbolize.Symbolizer) {
+	t := time.NewTicker(warmInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		recs, _, err := s.Read()
+		if err != nil {
+			return
+		}
+		sym.Warm(recs)
+	}
+}
+
 // runStats are the figures --stats prints.
 type runStats struct {
-	attach, output        time.Duration // start to attached; end of sampling to output written
-	sampling              time.Duration // attached to end of sampling
-	samplingCPU, totalCPU time.Duration // our own CPU time while sampling, and in all
-	runs                  uint64        // BPF program runs
-	bpfTime               time.Duration // BPF program run time in all
+	attach, output time.Duration // start to attached; end of sampling to output written
+	// From the end of sampling: to the last warm pass done, the records
+	// read, the profile built.
+	warmWait, read, symbolized time.Duration
+	counts                     symbolize.Counts
+	sampling                   time.Duration // attached to end of sampling
+	samplingCPU, totalCPU      time.Duration // our own CPU time while sampling, and in all
+	runs                       uint64        // BPF program runs
+	bpfTime                    time.Duration // BPF program run time in all
 }
 
 func printStats(w io.Writer, st runStats, recs []sample.Record) {
@@ -371,6 +410,8 @@ func printStats(w io.Writer, st runStats, recs []sample.Record) {
 	fmt.Fprintf(w, "stats: attach_ms=%.1f output_ms=%.1f samples=%d entries=%d sampling_s=%.1f sampling_cpu_ms=%.1f sampling_cpu_pct=%.4f total_cpu_ms=%.1f bpf_runs=%d bpf_ns_per_run=%.0f\n",
 		ms(st.attach), ms(st.output), n, len(recs), st.sampling.Seconds(), ms(st.samplingCPU),
 		100*st.samplingCPU.Seconds()/max(st.sampling.Seconds(), 1e-9), ms(st.totalCPU), st.runs, perRun)
+	fmt.Fprintf(w, "stats: output: warm_wait_ms=%.1f read_ms=%.1f symbolized_ms=%.1f written_ms=%.1f captures=%d lookups=%d binaries=%d\n",
+		ms(st.warmWait), ms(st.read), ms(st.symbolized), ms(st.output), st.counts.Captures, st.counts.Lookups, st.counts.Binaries)
 }
 
 // selfCPU returns this process's user+system CPU time so far.
