@@ -194,29 +194,22 @@ func (t *Tracer) Read() ([]sample.Record, sample.Losses, error) {
 // blockedStacks calls fn with the stacks of each thread blocked now, whose
 // block is counted when it wakes.
 func (t *Tracer) blockedStacks(fn func(id uint64)) error {
-	const batch = 1024
-	keys, vals := make([]offcpuThread, batch), make([]offcpuStart, batch)
-	var cursor ebpf.MapBatchCursor
-	for {
-		n, err := t.objs.Starts.BatchLookup(&cursor, keys, vals, nil)
-		for _, v := range vals[:n] {
-			if v.Ts == 0 {
-				continue
-			}
-			if v.KernelState == offcpuStackStateSTACK_OK {
-				fn(v.KernelStack)
-			}
-			if v.UserState == offcpuStackStateSTACK_OK {
-				fn(v.UserStack)
-			}
+	_, starts, err := stackmap.Entries[offcpuThread, offcpuStart](t.objs.Starts)
+	if err != nil {
+		return fmt.Errorf("read blocked threads: %w", err)
+	}
+	for _, v := range starts {
+		if v.Ts == 0 {
+			continue
 		}
-		if errors.Is(err, ebpf.ErrKeyNotExist) {
-			return nil
+		if v.KernelState == offcpuStackStateSTACK_OK {
+			fn(v.KernelStack)
 		}
-		if err != nil {
-			return fmt.Errorf("read blocked threads: %w", err)
+		if v.UserState == offcpuStackStateSTACK_OK {
+			fn(v.UserStack)
 		}
 	}
+	return nil
 }
 
 // CachedStacks returns how many stacks the reader holds in user space, and

@@ -39,6 +39,10 @@ func (s *Symbolizer) Exited(pid uint32) {
 // written, so memory stays bounded on a long run however many processes
 // come and go.
 func (s *Symbolizer) Forget() int {
+	// Held throughout, so that no lookup (Warm, Profile) uses a binary
+	// that a release below closes.
+	s.resolveMu.Lock()
+	defer s.resolveMu.Unlock()
 	s.mu.Lock()
 	var drop []*Process
 	for pid, p := range s.gone.exited {
@@ -78,7 +82,46 @@ func (s *Symbolizer) Forget() int {
 	for _, p := range drop {
 		s.release(p)
 	}
+	s.forgetMemo(drop)
 	return len(drop)
+}
+
+// forgetMemo drops the memoized frames of binaries that no remaining process
+// maps, and the warmed stacks of dropped processes. The caller holds
+// resolveMu.
+func (s *Symbolizer) forgetMemo(drop []*Process) {
+	if len(drop) == 0 {
+		return
+	}
+	s.mu.Lock()
+	used := make(map[*Binary]bool)
+	for _, p := range s.procs {
+		for _, m := range p.Mappings {
+			if m.bin != nil {
+				used[m.bin] = true
+			}
+		}
+	}
+	live := make(map[uint32]bool, len(s.procs))
+	for pid := range s.procs {
+		live[pid] = true
+	}
+	s.mu.Unlock()
+	for k := range s.memo {
+		if !used[k.bin] {
+			delete(s.memo, k)
+		}
+	}
+	for b := range s.memoBins {
+		if !used[b] {
+			delete(s.memoBins, b)
+		}
+	}
+	for k := range s.warmed {
+		if !live[k.pid] {
+			delete(s.warmed, k)
+		}
+	}
 }
 
 // release gives back what a dropped snapshot holds: its references to parsed

@@ -7,6 +7,7 @@ package collect
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/emberprof/ember/flamegraph"
 	"github.com/emberprof/ember/interrupt"
 	"github.com/emberprof/ember/outfile"
+	"github.com/emberprof/ember/prio"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/symbolize"
 )
@@ -74,6 +76,13 @@ type Job struct {
 	Write          flamegraph.WriteOptions
 	// Losses words the warnings printed for lost stacks and counts.
 	Losses LossWords
+	// Boost, if not nil, is raised while loading and while writing the
+	// output, and lowered while collecting, so that busy threads of the
+	// profiled processes cannot starve the work that is waited on.
+	Boost *prio.Boost
+	// Warm, if not zero, reads the collector that often while it runs and
+	// symbolizes what was read, so that little is left at the end.
+	Warm time.Duration
 }
 
 // Result is what a run collected, with the figures --stats prints.
@@ -92,6 +101,11 @@ type Result struct {
 	BPFTime time.Duration
 	// Captures counts the processes announced for symbolization.
 	Captures Captures
+	// From the end of collection: to the last warm pass done, the records
+	// read, the profile built.
+	WarmWait, Read, Symbolized time.Duration
+	// Symbolizer counts the symbolizer's work.
+	Symbolizer symbolize.Counts
 }
 
 // Captures counts the outcomes of capturing announced processes.
@@ -140,6 +154,7 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	}
 	defer c.Close()
 	attached := time.Now()
+	job.Boost.Lower()
 	sym.PreloadKernel()
 	cpuAttached := selfCPU()
 	if job.Header != "" {
@@ -165,9 +180,14 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 			mu.Unlock()
 		})
 	}()
+	var warmed []sample.Record
+	var warmLosses sample.Losses
+	warmDone := make(chan error, 1)
+	go func() { warmDone <- warm(runCtx, c, sym, job.Warm, &warmed, &warmLosses) }()
 	<-runCtx.Done()
 	sigs.EndCollection() // from now on a signal cuts symbolization short
 	end := time.Now()
+	job.Boost.Raise()
 	res := &Result{Attach: attached.Sub(t0), Collecting: end.Sub(attached), CollectingCPU: selfCPU() - cpuAttached}
 	if job.Stats {
 		if res.Runs, res.BPFTime, err = c.RunStats(); err != nil {
@@ -182,9 +202,16 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 		}
 	case <-sigs.Cancel():
 	}
-	if res.Records, res.Losses, err = c.Read(); err != nil {
+	if err := <-warmDone; err != nil {
 		return nil, err
 	}
+	res.WarmWait = time.Since(end)
+	recs, losses, err := c.Read()
+	if err != nil {
+		return nil, err
+	}
+	res.Records, res.Losses = Merge(append(warmed, recs...)), AddLosses(warmLosses, losses)
+	res.Read = time.Since(end)
 	// Unload the BPF programs before symbolizing, which reads files of
 	// other users and may be slow.
 	c.Close()
@@ -195,6 +222,7 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	if err != nil {
 		return nil, err
 	}
+	res.Symbolized = time.Since(end)
 	wo := job.Write
 	wo.SVG.Subtitle = po.Comments[0]
 	if err := outfile.Write(job.Output, stdout, func(w io.Writer) error {
@@ -217,8 +245,75 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	for _, w := range sym.Warnings(job.KernelStacks) {
 		fmt.Fprintln(stderr, w)
 	}
+	res.Symbolizer = sym.Counts()
 	res.Output, res.TotalCPU = time.Since(end), selfCPU()
 	return res, nil
+}
+
+// warm reads c every interval (never if 0) until ctx ends, symbolizes what
+// it read and adds it to recs and losses; reads return what was counted
+// since the previous one, so nothing is read twice.
+func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval time.Duration, recs *[]sample.Record, losses *sample.Losses) error {
+	if interval <= 0 {
+		return nil
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		r, l, err := c.Read()
+		if err != nil {
+			return err
+		}
+		sym.Warm(r)
+		*recs = append(*recs, r...)
+		*losses = AddLosses(*losses, l)
+	}
+}
+
+// AddLosses sums two sets of loss counters.
+func AddLosses(a, b sample.Losses) sample.Losses {
+	return sample.Losses{
+		KernelStackErrors: a.KernelStackErrors + b.KernelStackErrors,
+		UserStackErrors:   a.UserStackErrors + b.UserStackErrors,
+		StackMapFull:      a.StackMapFull + b.StackMapFull,
+		CountMapFull:      a.CountMapFull + b.CountMapFull,
+	}
+}
+
+// Merge sums the records of the same task and stacks, as several reads of
+// a collector give, into one each, in the order first seen: output shows
+// each (task, stacks) once, as a single read of the whole run would.
+func Merge(recs []sample.Record) []sample.Record {
+	index := make(map[string]int, len(recs))
+	out := recs[:0:0]
+	var b []byte
+	for _, r := range recs {
+		b = b[:0]
+		b = binary.NativeEndian.AppendUint32(b, r.TGID)
+		b = binary.NativeEndian.AppendUint32(b, r.TID)
+		b = append(b, r.Comm...)
+		b = append(b, 0)
+		for _, st := range []sample.Stack{r.Kernel, r.User} {
+			b = append(b, byte(st.State))
+			b = binary.NativeEndian.AppendUint32(b, uint32(len(st.PCs)))
+			for _, pc := range st.PCs {
+				b = binary.NativeEndian.AppendUint64(b, pc)
+			}
+		}
+		if i, ok := index[string(b)]; ok {
+			out[i].Count += r.Count
+			out[i].Nanos += r.Nanos
+			continue
+		}
+		index[string(b)] = len(out)
+		out = append(out, r)
+	}
+	return out
 }
 
 // Comments are the comments stored in a profile: the command line and the

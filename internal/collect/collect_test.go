@@ -61,3 +61,18 @@ func TestExitStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeSumsSameTaskAndStacks(t *testing.T) {
+	st := func(pcs ...uint64) sample.Stack { return sample.Stack{PCs: pcs, State: sample.StackOK} }
+	recs := []sample.Record{
+		{TGID: 1, TID: 1, Comm: "a", Kernel: st(1, 2), User: st(3), Count: 1, Nanos: 10},
+		{TGID: 1, TID: 1, Comm: "a", Kernel: st(1), User: st(2, 3), Count: 1, Nanos: 10},
+		{TGID: 1, TID: 1, Comm: "a", Kernel: st(1, 2), User: st(3), Count: 2, Nanos: 20},
+		{TGID: 1, TID: 2, Comm: "a", Kernel: st(1, 2), User: st(3), Count: 1, Nanos: 10},
+		{TGID: 1, TID: 1, Comm: "a", Kernel: st(1, 2), User: sample.Stack{State: sample.StackMissed}, Count: 1, Nanos: 10},
+	}
+	got := Merge(recs)
+	if len(got) != 4 || got[0].Count != 3 || got[0].Nanos != 30 || got[1].Count != 1 || got[3].User.State != sample.StackMissed {
+		t.Errorf("Merge gave %+v", got)
+	}
+}
