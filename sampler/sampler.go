@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/emberprof/ember/procs"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/stackmap"
+	"github.com/emberprof/ember/unwind/loader"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,6 +45,14 @@ type Config struct {
 	StackStorageSize uint32
 	// HashStorageSize bounds the number of distinct (task, stacks) keys.
 	HashStorageSize uint32
+	// Unwind says how user stacks are walked; the zero value is frame
+	// pointers only. UnwindRows is the row budget of the CFI tables (0:
+	// loader.DefaultRows), UnwindBuild makes a binary's rows, and
+	// UnwindWarn gets the one-line notices of a full budget.
+	Unwind      loader.Mode
+	UnwindRows  uint32
+	UnwindBuild loader.BuildFunc
+	UnwindWarn  io.Writer
 
 	// checkUserWalk compares each user walk with the kernel's (tests).
 	checkUserWalk bool
@@ -55,6 +65,7 @@ type Sampler struct {
 	links  []link.Link
 	events []int
 	procs  *procs.Reader
+	unw    *loader.Loader
 }
 
 // Open loads the BPF program and starts sampling on every requested CPU.
@@ -76,6 +87,7 @@ func Open(cfg Config) (*Sampler, error) {
 		"kernel_stacks":   cfg.KernelStacks,
 		"user_stacks":     cfg.UserStacks,
 		"check_user_walk": cfg.checkUserWalk,
+		"unwind_mode":     uint32(cfg.Unwind),
 	}
 	if err := bpfenv.SetVariables(spec, vars); err != nil {
 		return nil, err
@@ -86,6 +98,7 @@ func Open(cfg Config) (*Sampler, error) {
 	if cfg.HashStorageSize > 0 {
 		spec.Maps["counts"].MaxEntries = cfg.HashStorageSize
 	}
+	loader.SizeMaps(spec, cfg.Unwind, cfg.UnwindRows)
 	s := &Sampler{cfg: cfg}
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
 		return nil, bpfenv.Explain("load sampler", err)
@@ -106,6 +119,15 @@ func (s *Sampler) start() error {
 		return err
 	}
 	s.procs = announced
+	if s.cfg.Unwind != loader.ModeFP {
+		s.unw, err = loader.Start(loader.Maps{
+			Rows: s.objs.UnwindRows, Files: s.objs.UnwindFiles,
+			Procs: s.objs.UnwindProcs, Requests: s.objs.UnwindRequests,
+		}, loader.Options{Build: s.cfg.UnwindBuild, Warn: s.cfg.UnwindWarn})
+		if err != nil {
+			return err
+		}
+	}
 	l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.OnExec, AttachType: ebpf.AttachTraceRawTp})
 	if err != nil {
 		return bpfenv.Explain("attach sched_process_exec", err)
@@ -226,6 +248,25 @@ func (s *Sampler) RunStats() (runs uint64, total time.Duration, err error) {
 	return st.RunCount, st.Runtime, nil
 }
 
+// Unwind returns the unwinder's counters and what its loader holds; both
+// are zero in frame-pointer mode.
+func (s *Sampler) Unwind() (loader.Stats, loader.Info, error) {
+	if s.unw == nil {
+		return loader.Stats{}, loader.Info{}, nil
+	}
+	st, err := loader.ReadStats(s.objs.UnwindStats)
+	return st, s.unw.Info(), err
+}
+
+// LoadProcess loads pid's unwind tables now rather than when the walker
+// first asks; it does nothing in frame-pointer mode.
+func (s *Sampler) LoadProcess(pid uint32) error {
+	if s.unw == nil {
+		return nil
+	}
+	return s.unw.Load(pid)
+}
+
 // walkChecks returns the counts of user walks compared with the kernel's,
 // with checkUserWalk set.
 func (s *Sampler) walkChecks() (stackmap.WalkChecks, error) {
@@ -235,6 +276,9 @@ func (s *Sampler) walkChecks() (stackmap.WalkChecks, error) {
 // Close detaches and unloads everything.
 func (s *Sampler) Close() error {
 	s.Stop()
+	if s.unw != nil {
+		s.unw.Close()
+	}
 	if s.procs != nil {
 		s.procs.Close()
 	}

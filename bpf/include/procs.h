@@ -64,6 +64,7 @@ int on_exec(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	bpf_map_delete_elem(&seen, &tgid);
+	unwind_exec(tgid);
 	return 0;
 }
 
