@@ -27,8 +27,8 @@ type Maps struct {
 	Rows, Files, Procs, Requests *ebpf.Map
 }
 
-// BuildFunc returns the sorted rows of one binary.
-type BuildFunc func(*elf.File) ([]unwind.Row, error)
+// BuildFunc returns the sorted rows of one binary, an open regular file.
+type BuildFunc func(*os.File) ([]unwind.Row, error)
 
 // Options configure a Loader.
 type Options struct {
@@ -267,12 +267,7 @@ func (l *Loader) Load(pid uint32) error {
 func (l *Loader) buildFile(f *file, fh *os.File) {
 	f.id = fileNone
 	t0 := time.Now()
-	ef, err := elf.NewFile(fh)
-	if err != nil {
-		l.info.NoTable++
-		return
-	}
-	rows, err := l.opt.Build(ef)
+	rows, err := l.opt.Build(fh)
 	l.info.BuildTime += time.Since(t0)
 	if err != nil || len(rows) == 0 {
 		l.info.NoTable++
