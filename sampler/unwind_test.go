@@ -111,7 +111,6 @@ func readelfRowsPath(path string) ([]unwind.Row, error) {
 	return rows, nil
 }
 
-
 // chainC spins in c, called through b and a from main; built without frame
 // pointers, a frame-pointer walk loses the callers.
 const chainC = `
