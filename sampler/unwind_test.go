@@ -26,9 +26,11 @@ func readelfRows(f *os.File) ([]unwind.Row, error) {
 }
 
 func readelfRowsPath(path string) ([]unwind.Row, error) {
+	// readelf exits 1 over warnings (libc's separate debug info): keep
+	// whatever table it printed.
 	out, err := exec.Command("readelf", "-wF", path).Output()
-	if err != nil {
-		return nil, err
+	if len(out) == 0 {
+		return nil, fmt.Errorf("readelf %s: %v", path, err)
 	}
 	type fde struct {
 		lo, hi uint64
