@@ -33,21 +33,25 @@ int main(int argc, char **argv) {
 }
 `
 
-// profileChild samples every CPU while the command runs and returns the
-// records and the child's pid.
+// profileChild starts the command, samples it alone (-p) while it runs, and
+// returns the records, its pid and its load address. Sampling it alone keeps
+// the loader from building other processes' tables first.
 func profileChild(t *testing.T, cfg Config, bin string, args ...string) (*Sampler, []sample.Record, int, uint64) {
 	t.Helper()
-	s, err := Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	cmd := exec.Command(bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	cfg.PIDs = []uint32{uint32(cmd.Process.Pid)}
+	s, err := Open(cfg)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
 	time.Sleep(100 * time.Millisecond)
 	base := unwindtest.MappedBase(t, cmd.Process.Pid, bin)
 	if err := cmd.Wait(); err != nil {
@@ -67,7 +71,7 @@ func TestUnwindChain(t *testing.T) {
 	syms := unwindtest.LoadSymtab(t, bin)
 	for _, mode := range []loader.Mode{loader.ModeFP, loader.ModeAuto} {
 		cfg := Config{Frequency: 499, CPU: -1, UserStacks: true, Unwind: mode, UnwindRows: 1 << 20, UnwindBuild: unwindtest.ReadelfRows}
-		s, recs, pid, base := profileChild(t, cfg, bin, "2")
+		s, recs, pid, base := profileChild(t, cfg, bin, "3")
 		r := unwindtest.ReachMain(recs, pid, syms, base)
 		st, info, err := s.Unwind()
 		if err != nil {
