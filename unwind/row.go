@@ -39,6 +39,7 @@ const (
 const (
 	RBPUnchanged = 0 << 4 // the caller's rbp is the current rbp
 	RBPSaved     = 1 << 4 // the caller's rbp is at CFA + 8*RBPOffset
+	RBPAtRBP     = 2 << 4 // the caller's rbp is at rbp + 8*RBPOffset (realigned main, with KindDerefRBP)
 )
 
 // KindMask and RBPMask split Row.Kind.
