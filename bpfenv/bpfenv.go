@@ -4,12 +4,14 @@
 package bpfenv
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,11 +24,22 @@ var ErrUnavailable = errors.New("BPF unavailable")
 
 // Check reports why BPF programs cannot be loaded here, or nil.
 func Check() error {
-	if _, err := os.Stat(BTFPath); err != nil {
-		return fmt.Errorf("%w: kernel BTF not found at %s: use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8+)", ErrUnavailable, BTFPath)
+	if err := CheckBTF(BTFPath); err != nil {
+		return err
 	}
 	if !hasCaps() {
 		return fmt.Errorf("%w: need root or CAP_BPF and CAP_PERFMON: run with sudo", ErrUnavailable)
+	}
+	return nil
+}
+
+// CheckBTF reports, naming BTF and the fix, that the kernel's type
+// information is not at path (BTFPath): the programs attach to BTF
+// tracepoints and read kernel structures through it.
+func CheckBTF(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: kernel BTF (BPF type information) not found at %s: use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8+; most distributions' kernels are)", ErrUnavailable, path)
 	}
 	return nil
 }
@@ -53,6 +66,8 @@ func Explain(what string, err error) error {
 		return fmt.Errorf("%s: BPF verifier rejected the program (kernel too old or unsupported?): %+v", what, ve)
 	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
 		return fmt.Errorf("%w: %s: permission denied: run as root or grant CAP_BPF and CAP_PERFMON (and check kernel.perf_event_paranoid)", ErrUnavailable, what)
+	case errors.Is(err, btf.ErrNotFound):
+		return fmt.Errorf("%w: %s: the kernel's BTF (%s) lacks what the program needs: use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8+): %v", ErrUnavailable, what, BTFPath, err)
 	case errors.Is(err, unix.ENOSYS):
 		return fmt.Errorf("%w: %s: this kernel has no bpf() system call", ErrUnavailable, what)
 	}
@@ -82,4 +97,32 @@ func SetVariables(spec *ebpf.CollectionSpec, vars map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// Cancellable runs open, which loads and attaches BPF objects, and returns
+// its result, or ctx's error as soon as ctx ends: the kernel's load of a
+// large map is one system call that a signal does not interrupt. What open
+// returns after that is closed with closeFn once it returns; a process that
+// exits instead releases it with its file descriptors.
+func Cancellable[T any](ctx context.Context, open func() (*T, error), closeFn func(*T) error) (*T, error) {
+	type result struct {
+		v   *T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := open()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.v != nil {
+				closeFn(r.v)
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }

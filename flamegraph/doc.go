@@ -15,6 +15,11 @@
 //   - Any bytes are accepted; names are written as valid UTF-8 (invalid
 //     bytes become U+FFFD) and every name, title and attribute is escaped.
 //   - CRLF line endings are accepted.
+//   - Input is bounded: a line longer than DefaultMaxLine (64 MiB) is an
+//     error, stacks deeper than DefaultMaxDepth (2048) frames lose their
+//     deepest ones (Tree.Truncated counts them) and tooltips show at most
+//     4 KB of a name, so that memory follows the distinct frames and the
+//     SVG's size the frames drawn, whatever the input.
 //   - Equal frames under the same parent always merge; flamegraph.pl draws
 //     them twice when its line sort puts another stack between them (as
 //     "a 1", "a!b 1", "a;c 1" do), and loses frames whose name, depth and

@@ -153,7 +153,7 @@ func appendNames(out []string, l *profile.Location, suffix string) []string {
 	for i := len(l.Line) - 1; i >= 0; i-- {
 		name := sample.Unknown
 		if f := l.Line[i].Function; f != nil && f.Name != "" {
-			name = f.Name
+			name = cleanName(f.Name)
 		}
 		out = append(out, name+suffix)
 	}
@@ -162,9 +162,39 @@ func appendNames(out []string, l *profile.Location, suffix string) []string {
 
 func comm(s *profile.Sample) string {
 	if c := s.Label[sample.LabelComm]; len(c) > 0 {
-		return c[0]
+		return cleanName(c[0])
 	}
 	return sample.Unknown
+}
+
+// cleanName makes a process or function name safe to print as one frame in
+// every text format: any process can name itself (prctl PR_SET_NAME) and any
+// binary its symbols "a\nb;c 99", which printed as is would split a frame
+// (";") or forge a whole stack line ("\n"). Control characters become \xNN
+// and ";" becomes ":", as stackcollapse-perf.pl tidies names; spaces stay,
+// since a folded line's count is after its last space.
+func cleanName(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] != 0x7f && s[i] != ';' {
+		i++
+	}
+	if i == len(s) {
+		return s // the common case: nothing to clean, no allocation
+	}
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, len(s)+8)
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ';':
+			b = append(b, ':')
+		case c < 0x20 || c == 0x7f:
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 // WriteFolded writes stacks one per line, "frame;frame;... value", in the order

@@ -3,6 +3,7 @@ package flamegraph
 import (
 	"bytes"
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/google/pprof/profile"
@@ -29,6 +30,7 @@ func FuzzReadFolded(f *testing.F) {
 		if n := bytes.Count(in, []byte("\n")) + 1; lines+ignored > n {
 			t.Fatalf("%d valid and %d ignored lines from %d lines", lines, ignored, n)
 		}
+		checkLineBound(t, in, lines, ignored)
 		tr := NewTree(TreeOptions{Reverse: reverse, Flamechart: flamechart})
 		tr.ReadFolded(bytes.NewReader(in))
 		var svg bytes.Buffer
@@ -36,7 +38,54 @@ func FuzzReadFolded(f *testing.F) {
 			t.Fatal(err)
 		}
 		checkXML(t, svg.Bytes())
+
+		// A depth bound cuts stacks but keeps every count.
+		const depth = 3
+		cut := NewTree(TreeOptions{Reverse: reverse, Flamechart: flamechart, MaxDepth: depth})
+		cut.ReadFolded(bytes.NewReader(in))
+		if cut.Total() != tr.Total() && !(math.IsNaN(cut.Total()) && math.IsNaN(tr.Total())) {
+			t.Fatalf("total %v with a depth bound, %v without", cut.Total(), tr.Total())
+		}
+		for _, p := range cut.layout(0, false) {
+			if p.depth > depth {
+				t.Fatalf("a frame at depth %d with MaxDepth %d", p.depth, depth)
+			}
+		}
+		if cut.Truncated() == 0 && cut.Len() != tr.Len() {
+			t.Fatalf("no stack cut, yet %d frames with a depth bound, %d without", cut.Len(), tr.Len())
+		}
 	})
+}
+
+// fuzzMaxLine is the line bound the fuzz tests read with, small enough for
+// inputs to cross it.
+const fuzzMaxLine = 64
+
+// checkLineBound reads in again with a line bound: the same lines if none is
+// longer, else an error for the first that is, after the lines before it.
+func checkLineBound(t *testing.T, in []byte, lines, ignored int) {
+	t.Helper()
+	first := 0 // the first line longer than the bound, from 1
+	for i, l := range bytes.SplitAfter(in, []byte("\n")) {
+		if len(bytes.TrimSuffix(l, []byte("\n"))) > fuzzMaxLine {
+			first = i + 1
+			break
+		}
+	}
+	var blines int
+	bignored, err := ReadFoldedMax(bytes.NewReader(in), fuzzMaxLine, func(*FoldedLine) error {
+		blines++
+		return nil
+	})
+	var le *LineTooLongError
+	switch {
+	case first == 0 && err != nil:
+		t.Fatalf("no line over %d bytes, yet %v", fuzzMaxLine, err)
+	case first == 0 && (blines != lines || bignored != ignored):
+		t.Fatalf("with a line bound: %d valid, %d ignored; without: %d, %d", blines, bignored, lines, ignored)
+	case first > 0 && (!errors.As(err, &le) || le.Line != first || blines+bignored != first-1):
+		t.Fatalf("line %d is over %d bytes, yet err %v after %d lines", first, fuzzMaxLine, err, blines+bignored)
+	}
 }
 
 // FuzzProfile feeds arbitrary bytes to the pprof input path: parse, fold,
@@ -62,10 +111,13 @@ func FuzzProfile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		var svg bytes.Buffer
-		if err := WriteSVG(&svg, stacks, SVGOptions{}); err != nil && !errors.Is(err, ErrNoStacks) {
-			t.Fatal(err)
+		for _, depth := range []int{0, 2} {
+			var svg bytes.Buffer
+			o := SVGOptions{TreeOptions: TreeOptions{MaxDepth: depth}}
+			if err := WriteSVG(&svg, stacks, o); err != nil && !errors.Is(err, ErrNoStacks) {
+				t.Fatal(err)
+			}
+			checkXML(t, svg.Bytes())
 		}
-		checkXML(t, svg.Bytes())
 	})
 }

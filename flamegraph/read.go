@@ -27,26 +27,52 @@ type FoldedLine struct {
 // a bigger buffer means fewer read calls and fewer lines that straddle buffers.
 const readBufSize = 1 << 20
 
+// DefaultMaxLine is the longest line, in bytes, ReadFolded accepts: far more
+// than the deepest real stacks need, and small enough that input without
+// newlines (/dev/zero, a binary file) fails before it costs much memory.
+const DefaultMaxLine = 64 << 20
+
+// LineTooLongError is the error for a line longer than the reader's bound.
+type LineTooLongError struct {
+	Line int // the line's number, from 1
+	Max  int // the bound, in bytes
+}
+
+func (e *LineTooLongError) Error() string {
+	return fmt.Sprintf("line %d is longer than %d bytes", e.Line, e.Max)
+}
+
 // ReadFolded reads folded stacks ("frame;frame;... count" per line) from r and
 // calls fn for each valid line, in input order. It follows flamegraph.pl's
 // rule: a line must match ^(.*)\s+?(\d+(?:\.\d*)?)$, so counts may be
 // fractional and the stack keeps any whitespace but the last before the count;
 // a second count makes a differential line. A trailing "\r" is ignored so that
 // CRLF files work. Lines that do not match are counted and returned as
-// ignored. Any bytes are accepted: the stack is passed on as it is.
+// ignored. Any bytes are accepted: the stack is passed on as it is. A line
+// longer than DefaultMaxLine is a *LineTooLongError.
 func ReadFolded(r io.Reader, fn func(*FoldedLine) error) (ignored int, err error) {
-	br := bufio.NewReaderSize(r, readBufSize)
+	return ReadFoldedMax(r, DefaultMaxLine, fn)
+}
+
+// ReadFoldedMax is ReadFolded with a bound of maxLine bytes (its newline not
+// counted) on a line; memory use stays within a few times that, whatever the
+// input's size.
+func ReadFoldedMax(r io.Reader, maxLine int, fn func(*FoldedLine) error) (ignored int, err error) {
+	br := bufio.NewReaderSize(r, min(readBufSize, max(maxLine+1, 16)))
 	var long []byte // holds a line longer than the buffer
 	var l FoldedLine
-	for {
+	for n := 1; ; n++ {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			long = append(long[:0], line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) && len(long) <= maxLine {
 				line, err = br.ReadSlice('\n')
 				long = append(long, line...)
 			}
 			line = long
+		}
+		if len(line) > maxLine && (len(line) > maxLine+1 || line[maxLine] != '\n') {
+			return ignored, &LineTooLongError{Line: n, Max: maxLine}
 		}
 		if len(line) > 0 {
 			if parseFolded(line, &l) {

@@ -566,7 +566,7 @@ func (d *drawer) frame(p placed) {
 		y1 = d.imageHeight - d.ypad2() - float64(p.depth+1)*d.FrameHeight + framepad
 		y2 = d.imageHeight - d.ypad2() - float64(p.depth)*d.FrameHeight
 	}
-	label := stripAnnotation(name)
+	label := clipName(stripAnnotation(name))
 	if p.n == 0 {
 		label = "all"
 	}
@@ -641,6 +641,27 @@ func (d *drawer) frame(p placed) {
 	b = append(b, '\n')
 	d.buf = b
 	d.bw.Write(b)
+}
+
+// maxNameDrawn is the most bytes of a frame's name drawn, in its tooltip; the
+// longest C++ template names are a few thousand bytes, and a name the size of
+// a whole input line would otherwise be copied into the SVG.
+const maxNameDrawn = 4096
+
+// clipName shortens a name longer than maxNameDrawn bytes, at a character
+// boundary, marking the cut with "..".
+func clipName(s string) string {
+	if len(s) <= maxNameDrawn {
+		return s
+	}
+	i := maxNameDrawn - 2
+	for j := i; j > i-utf8.UTFMax && j > 0; j-- {
+		if utf8.RuneStart(s[j]) {
+			i = j
+			break
+		}
+	}
+	return s[:i] + ".."
 }
 
 // fit shortens a label to chars characters, the last two being "..", as

@@ -16,7 +16,16 @@ type TreeOptions struct {
 	// Flamechart keeps the input order and merges a stack only with the one
 	// before it, so that the x axis is time (--flamechart).
 	Flamechart bool
+	// MaxDepth is the most frames kept of a stack (DefaultMaxDepth if 0): the
+	// frames beyond it, from the root (from the leaf with Reverse), are cut
+	// off, the stack's count staying with its last frame kept, so that one
+	// huge line cannot make a tree, and a graph, of millions of frames.
+	MaxDepth int
 }
+
+// DefaultMaxDepth is the default TreeOptions.MaxDepth: as deep as the stacks
+// profilers record (async-profiler's deepest), and a graph 32,000 pixels tall.
+const DefaultMaxDepth = 2048
 
 // node is one frame of the tree. Nodes are kept in one slice and linked by
 // index, which keeps a tree of millions of frames small and cheap to build.
@@ -41,9 +50,12 @@ const wideKids = 8
 // The zero value is not usable; call NewTree.
 type Tree struct {
 	opts  TreeOptions
-	nodes chunked[node]
-	names []string
-	ids   map[string]uint32
+	depth int // opts.MaxDepth with the default filled in
+	// truncated counts the stacks cut at depth.
+	truncated int
+	nodes     chunked[node]
+	names     []string
+	ids       map[string]uint32
 	// wide finds the child named n of parent p, key p<<32|n, for parents with
 	// more than wideKids children.
 	wide map[uint64]uint32
@@ -58,13 +70,17 @@ type Tree struct {
 	prev     []byte
 	prevEnds []int
 	prevPath []uint32
-	frames   [][]byte
 }
 
 // NewTree returns an empty tree.
 func NewTree(o TreeOptions) *Tree {
+	depth := o.MaxDepth
+	if depth <= 0 {
+		depth = DefaultMaxDepth
+	}
 	t := &Tree{
 		opts:  o,
+		depth: depth,
 		names: []string{""},
 		ids:   map[string]uint32{"": 0},
 		wide:  make(map[uint64]uint32),
@@ -82,6 +98,10 @@ func (t *Tree) Diff() bool { return t.self != nil }
 
 // Len returns the number of frames in the tree, the root included.
 func (t *Tree) Len() int { return t.nodes.len() }
+
+// Truncated returns the number of stacks added that were deeper than
+// TreeOptions.MaxDepth and lost their deepest frames.
+func (t *Tree) Truncated() int { return t.truncated }
 
 // validCount reports whether a count can be added: flamegraph.pl's input rule
 // admits only non-negative finite numbers.
@@ -110,7 +130,10 @@ func (t *Tree) add(frames []string, before, after float64, diff bool) {
 	cur := uint32(0)
 	t.nodes.at(0).value += after
 	n := len(frames)
-	for i := range n {
+	if n > t.depth {
+		t.truncated++
+	}
+	for i := range min(n, t.depth) {
 		f := frames[i]
 		if t.opts.Reverse {
 			f = frames[n-1-i]
@@ -185,6 +208,10 @@ func (t *Tree) addFolded(stack []byte, before, after float64, diff bool) {
 			pos = t.prevEnds[k-1] + 1
 		}
 		for rest := stack[pos:]; ; {
+			if len(t.prevPath) == t.depth {
+				t.truncated++
+				break
+			}
 			f, r, more := nextFrame(rest)
 			cur = t.child(cur, t.intern(f))
 			t.nodes.at(cur).value += after
@@ -198,7 +225,9 @@ func (t *Tree) addFolded(stack []byte, before, after float64, diff bool) {
 			rest = r
 		}
 	}
-	t.prev = append(t.prev[:0], stack...)
+	// Only the frames kept can match the next stack's; a truncated stack's
+	// tail is not copied.
+	t.prev = append(t.prev[:0], stack[:t.prevEnds[len(t.prevEnds)-1]]...)
 	t.addSelf(cur, before, after, diff)
 }
 
@@ -206,19 +235,21 @@ func (t *Tree) addReversed(stack []byte, before, after float64, diff bool) {
 	t.prev = t.prev[:0]
 	t.prevEnds = t.prevEnds[:0]
 	t.prevPath = t.prevPath[:0]
-	t.frames = t.frames[:0]
-	for rest := stack; len(stack) > 0; {
-		f, r, more := nextFrame(rest)
-		t.frames = append(t.frames, f)
-		if !more {
+	// Walk from the leaf, which is the root here, so that a truncated stack
+	// costs no more than the frames kept.
+	cur := uint32(0)
+	for rest, depth := stack, 0; len(stack) > 0; depth++ {
+		if depth == t.depth {
+			t.truncated++
 			break
 		}
-		rest = r
-	}
-	cur := uint32(0)
-	for i := len(t.frames) - 1; i >= 0; i-- {
-		cur = t.child(cur, t.intern(t.frames[i]))
+		i := bytes.LastIndexByte(rest, ';')
+		cur = t.child(cur, t.intern(rest[i+1:]))
 		t.nodes.at(cur).value += after
+		if i < 0 {
+			break
+		}
+		rest = rest[:i]
 	}
 	t.addSelf(cur, before, after, diff)
 }

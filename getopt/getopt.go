@@ -24,6 +24,7 @@ type option struct {
 	arg   string // the value's name in help, "" for a switch
 	usage string
 	set   func(string) error
+	given bool // on the command line
 }
 
 // Bool adds a switch.
@@ -66,6 +67,17 @@ func (s *Set) Int(short byte, long, arg string, def int64, usage string) *int64 
 		return nil
 	}})
 	return v
+}
+
+// Given reports whether the option with this long name was on the command
+// line, so that a command can tell an explicit value from the default.
+func (s *Set) Given(long string) bool {
+	for _, o := range s.opts {
+		if o.long == long {
+			return o.given
+		}
+	}
+	return false
 }
 
 func (s *Set) lookupShort(c byte) *option {
@@ -113,6 +125,7 @@ func (s *Set) Parse(args []string) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
+			o.given = true
 			if o.arg == "" {
 				if hasVal {
 					return nil, fmt.Errorf("option --%s takes no value", o.long)
@@ -136,6 +149,7 @@ func (s *Set) Parse(args []string) ([]string, error) {
 				if o == nil {
 					return nil, fmt.Errorf("unknown option -%c", a[j])
 				}
+				o.given = true
 				if o.arg == "" {
 					o.set("")
 					continue

@@ -56,3 +56,28 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestGiven tells an option given with its default's value from one not given.
+func TestGiven(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"-F", "0"}, true},
+		{[]string{"-fF0"}, true},
+		{[]string{"--frequency=0"}, true},
+		{[]string{"--freq", "0"}, true},
+		{[]string{"-f"}, false},
+	} {
+		var s Set
+		s.Bool('f', "folded", "")
+		s.Uint('F', "frequency", "HZ", 0, "")
+		if _, err := s.Parse(tt.args); err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		if got := s.Given("frequency"); got != tt.want {
+			t.Errorf("%q: Given = %v, want %v", tt.args, got, tt.want)
+		}
+	}
+}

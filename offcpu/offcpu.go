@@ -73,6 +73,17 @@ type Tracer struct {
 
 // Open loads the BPF program and starts measuring.
 func Open(cfg Config) (*Tracer, error) {
+	return OpenContext(context.Background(), cfg)
+}
+
+// OpenContext is Open, given up when ctx ends: loading a large map can take
+// the kernel long, and a signal must not wait for it. Whatever is loaded
+// after ctx ends is closed, in the background, when its load returns.
+func OpenContext(ctx context.Context, cfg Config) (*Tracer, error) {
+	return bpfenv.Cancellable(ctx, func() (*Tracer, error) { return open(ctx, cfg) }, (*Tracer).Close)
+}
+
+func open(ctx context.Context, cfg Config) (*Tracer, error) {
 	if err := bpfenv.Check(); err != nil {
 		return nil, err
 	}
@@ -117,17 +128,24 @@ func Open(cfg Config) (*Tracer, error) {
 	}
 	loader.SizeMaps(spec, cfg.Unwind, cfg.UnwindRows)
 	t := &Tracer{cfg: cfg}
+	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts"); err != nil {
+		return nil, err
+	}
 	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
 		return nil, bpfenv.Explain("load off-CPU program", err)
 	}
-	if err := t.start(); err != nil {
+	if err := ctx.Err(); err != nil {
+		t.Close()
+		return nil, err
+	}
+	if err := t.start(ctx); err != nil {
 		t.Close()
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *Tracer) start() error {
+func (t *Tracer) start(ctx context.Context) error {
 	if err := procs.SetFilter(t.objs.Tgids, t.objs.Tids, t.cfg.PIDs, t.cfg.TIDs); err != nil {
 		return err
 	}
@@ -158,6 +176,9 @@ func (t *Tracer) start() error {
 			return bpfenv.Explain("attach "+p.name, err)
 		}
 		t.links = append(t.links, l)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

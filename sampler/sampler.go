@@ -70,6 +70,17 @@ type Sampler struct {
 
 // Open loads the BPF program and starts sampling on every requested CPU.
 func Open(cfg Config) (*Sampler, error) {
+	return OpenContext(context.Background(), cfg)
+}
+
+// OpenContext is Open, given up when ctx ends: loading a large map can take
+// the kernel long, and a signal must not wait for it. Whatever is loaded
+// after ctx ends is closed, in the background, when its load returns.
+func OpenContext(ctx context.Context, cfg Config) (*Sampler, error) {
+	return bpfenv.Cancellable(ctx, func() (*Sampler, error) { return open(ctx, cfg) }, (*Sampler).Close)
+}
+
+func open(ctx context.Context, cfg Config) (*Sampler, error) {
 	if err := bpfenv.Check(); err != nil {
 		return nil, err
 	}
@@ -100,17 +111,24 @@ func Open(cfg Config) (*Sampler, error) {
 	}
 	loader.SizeMaps(spec, cfg.Unwind, cfg.UnwindRows)
 	s := &Sampler{cfg: cfg}
+	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts"); err != nil {
+		return nil, err
+	}
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
 		return nil, bpfenv.Explain("load sampler", err)
 	}
-	if err := s.start(); err != nil {
+	if err := ctx.Err(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.start(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Sampler) start() error {
+func (s *Sampler) start(ctx context.Context) error {
 	if err := procs.SetFilter(s.objs.Tgids, s.objs.Tids, s.cfg.PIDs, s.cfg.TIDs); err != nil {
 		return err
 	}
@@ -133,6 +151,9 @@ func (s *Sampler) start() error {
 		return bpfenv.Explain("attach sched_process_exec", err)
 	}
 	s.links = append(s.links, l)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 
 	cpus, err := s.cpus()
 	if err != nil {
@@ -159,6 +180,9 @@ func (s *Sampler) start() error {
 			return bpfenv.Explain(fmt.Sprintf("attach sampler to CPU %d", cpu), err)
 		}
 		s.links = append(s.links, l)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/emberprof/ember/untrusted"
 )
 
 // Binary is one parsed object file (executable, shared library, or its debug
@@ -58,11 +60,19 @@ func OpenBinary(path string) (*Binary, error) {
 }
 
 // OpenBinaryWith opens and parses the ELF file at path with the given options.
+// The path may be controlled by another user: only a regular file is opened,
+// without blocking (see package untrusted).
 func OpenBinaryWith(path string, opt Options) (*Binary, error) {
-	f, err := os.Open(path)
+	f, err := untrusted.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
+	return openFile(f, path, opt)
+}
+
+// openFile parses the ELF file f, opened by untrusted.Open from path; the
+// Binary owns f, which is closed on error.
+func openFile(f *os.File, path string, opt Options) (*Binary, error) {
 	b, err := newBinary(f, path, opt)
 	if err != nil {
 		f.Close()

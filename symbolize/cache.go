@@ -3,9 +3,10 @@ package symbolize
 import (
 	"container/list"
 	"fmt"
-	"os"
 	"sync"
 	"syscall"
+
+	"github.com/emberprof/ember/untrusted"
 )
 
 // CacheConfig sets a Cache's limits and where its binaries find debug files.
@@ -53,8 +54,16 @@ func NewCache(cfg CacheConfig) *Cache {
 // Open returns the parsed binary at path, parsing it only if no file with the
 // same identity or build ID was parsed before.
 func (c *Cache) Open(path string) (*Binary, error) {
-	fi, err := os.Stat(path)
+	// The file is opened once and identified by its descriptor, so that
+	// what is parsed is what was identified, whatever the path names by
+	// then.
+	f, err := untrusted.Open(path)
 	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	var k fileKey
@@ -65,6 +74,7 @@ func (c *Cache) Open(path string) (*Binary, error) {
 	if e := c.files[k]; e != nil && k.ino != 0 {
 		c.lru.MoveToFront(e)
 		c.mu.Unlock()
+		f.Close()
 		return e.Value.(*cacheEntry).bin, nil
 	}
 	c.mu.Unlock()
@@ -72,7 +82,7 @@ func (c *Cache) Open(path string) (*Binary, error) {
 	// Parse outside the lock: opening a large binary takes milliseconds
 	// and other processes' binaries need not wait for it. Two callers may
 	// race to parse the same file; the second one's copy is dropped.
-	b, err := OpenBinaryWith(path, Options{DebugDirs: c.cfg.DebugDirs})
+	b, err := openFile(f, path, Options{DebugDirs: c.cfg.DebugDirs})
 	if err != nil {
 		return nil, err
 	}

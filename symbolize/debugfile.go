@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/emberprof/ember/untrusted"
 	"github.com/ulikunitz/xz"
 )
 
@@ -47,19 +48,42 @@ func (b *Binary) findDebugFile() *Binary {
 			cands = append(cands, filepath.Join(root, hostDir, name))
 		}
 	}
-	self, _ := os.Stat(b.name)
+	var self os.FileInfo
+	if b.file != nil {
+		self, _ = b.file.Stat()
+	}
 	for _, p := range cands {
-		if fi, err := os.Stat(p); err != nil || (self != nil && os.SameFile(fi, self)) {
-			continue
-		}
-		if sum, err := fileCRC32(p); err != nil || sum != crc {
-			continue
-		}
-		if d := openDebugFile(p); d != nil {
+		if d := openLinkedDebugFile(p, crc, self); d != nil {
 			return d
 		}
 	}
 	return nil
+}
+
+// openLinkedDebugFile opens a debug file found by .gnu_debuglink if it is
+// not the binary itself and its CRC32 matches. The name comes from the
+// binary, and the file from a directory its owner may control: it is opened
+// once, as untrusted, and checked and parsed through that descriptor.
+func openLinkedDebugFile(path string, crc uint32, self os.FileInfo) *Binary {
+	f, err := untrusted.Open(path)
+	if err != nil {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || (self != nil && os.SameFile(fi, self)) {
+		f.Close()
+		return nil
+	}
+	h := crc32.NewIEEE()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size())); err != nil || h.Sum32() != crc {
+		f.Close()
+		return nil
+	}
+	d, err := openFile(f, path, Options{DebugDirs: []string{}})
+	if err != nil {
+		return nil
+	}
+	return d
 }
 
 // stripProcRoot removes the /proc/PID/root prefix of a path opened through
@@ -118,19 +142,6 @@ func debugLink(ef *elf.File) (name string, crc uint32, ok bool) {
 		return "", 0, false
 	}
 	return name, ef.ByteOrder.Uint32(data[off:]), true
-}
-
-func fileCRC32(path string) (uint32, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	h := crc32.NewIEEE()
-	if _, err := io.Copy(h, f); err != nil {
-		return 0, err
-	}
-	return h.Sum32(), nil
 }
 
 // maxMiniDebugInfo bounds the decompressed .gnu_debugdata: real ones are a

@@ -5,9 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
+
+	"github.com/emberprof/ember/untrusted"
 )
 
 // KallsymsPath is where the kernel lists its symbols.
@@ -27,7 +28,7 @@ type ksym struct {
 
 // OpenKernel reads the running kernel's symbols from /proc/kallsyms.
 func OpenKernel() (*Kernel, error) {
-	f, err := os.Open(KallsymsPath)
+	f, err := untrusted.Open(KallsymsPath)
 	if err != nil {
 		return nil, fmt.Errorf("read kernel symbols: %w", err)
 	}
@@ -43,7 +44,8 @@ func OpenKernel() (*Kernel, error) {
 // Only text symbols are kept, since only code addresses are looked up.
 func ParseKallsyms(r io.Reader) (*Kernel, error) {
 	k := &Kernel{syms: make([]ksym, 0, 1<<17)}
-	sc := bufio.NewScanner(r)
+	// Real listings are 10-30 MiB.
+	sc := bufio.NewScanner(untrusted.Reader(r, 256<<20))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	nonzero := false
 	line := 0
@@ -75,7 +77,7 @@ func ParseKallsyms(r io.Reader) (*Kernel, error) {
 		return nil, err
 	}
 	if len(k.syms) > 0 && !nonzero {
-		return nil, fmt.Errorf("all kernel symbol addresses are zero: run as root or set kernel.kptr_restrict=0")
+		return nil, fmt.Errorf("%w: run as root or set kernel.kptr_restrict=0", ErrKallsymsZero)
 	}
 	// Sort by address; where several symbols share one, a global one wins,
 	// then the first listed, so names are stable.

@@ -5,9 +5,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
+
+	"github.com/emberprof/ember/untrusted"
 )
 
 // PerfMap is a JIT compiler's symbol map, /tmp/perf-PID.map, as written by
@@ -27,9 +28,9 @@ type perfEntry struct {
 // OpenPerfMap reads the perf map at path (for a process in another mount
 // namespace, a path under /proc/PID/root).
 func OpenPerfMap(path string) (*PerfMap, error) {
-	f, err := os.Open(path)
+	f, err := untrusted.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	defer f.Close()
 	m, err := ParsePerfMap(f)
@@ -43,12 +44,17 @@ func OpenPerfMap(path string) (*PerfMap, error) {
 // source URL) but not megabytes.
 const maxPerfMapLine = 1 << 20
 
+// maxPerfMap bounds a whole perf map: a long-running JVM's is tens of MiB, and
+// one that never ends (a sparse file, one still being written) must not keep
+// the profile from being written.
+const maxPerfMap = 512 << 20
+
 // ParsePerfMap reads a perf map. Malformed lines are skipped and counted,
 // not fatal: the JIT appends while the process runs, so the last line may be
 // cut short.
 func ParsePerfMap(r io.Reader) (*PerfMap, error) {
 	m := &PerfMap{}
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(untrusted.Reader(r, maxPerfMap))
 	sc.Buffer(make([]byte, 0, 64<<10), maxPerfMapLine)
 	for seq := 0; sc.Scan(); seq++ {
 		e, ok := parsePerfMapLine(sc.Bytes())

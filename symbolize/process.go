@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/emberprof/ember/untrusted"
 )
 
 // Mapping is one executable mapping of a process, from /proc/PID/maps.
@@ -29,11 +31,19 @@ type Mapping struct {
 	err  error    // why there is no file or no bin
 }
 
+// maxMaps bounds a /proc/PID/maps listing: 65530 mappings (the default
+// vm.max_map_count) with long paths take under 64 MiB.
+const maxMaps = 64 << 20
+
+// maxVDSO bounds the [vdso] image read from a process's memory (8 KiB on
+// x86-64 today).
+const maxVDSO = 1 << 20
+
 // ParseMaps reads the executable, file-backed or special ([vdso]) mappings of a
 // /proc/PID/maps listing, sorted by address.
 func ParseMaps(r io.Reader) ([]*Mapping, error) {
 	var out []*Mapping
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(untrusted.Reader(r, maxMaps))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	line := 0
 	for sc.Scan() {
@@ -133,7 +143,7 @@ func (p *Process) jitName(addr uint64) (string, bool) {
 // own mount namespace, named with its PID in its own PID namespace.
 func perfMapPath(dir string) string {
 	nspid := filepath.Base(dir)
-	if b, err := os.ReadFile(dir + "/status"); err == nil {
+	if b, err := untrusted.ReadFile(dir+"/status", 1<<20); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if f, ok := strings.CutPrefix(line, "NSpid:"); ok {
 				if ids := strings.Fields(f); len(ids) > 0 {
@@ -168,7 +178,7 @@ type fileID struct{ dev, ino uint64 }
 // open returns a descriptor for the file at path, shared with every earlier
 // open of the same file.
 func (fs *files) open(path string) (*os.File, error) {
-	f, err := os.Open(path)
+	f, err := untrusted.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -176,10 +186,6 @@ func (fs *files) open(path string) (*os.File, error) {
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
 	id := fileID{st.Dev, st.Ino}
 	fs.mu.Lock()
@@ -206,7 +212,7 @@ func (fs *files) closeAll() {
 // that it can be parsed after the process is gone.
 func capture(procRoot string, pid uint32, fs *files, vdso func(pid uint32, m *Mapping) (*Binary, error)) (*Process, error) {
 	dir := fmt.Sprintf("%s/%d", procRoot, pid)
-	f, err := os.Open(dir + "/maps")
+	f, err := untrusted.Open(dir + "/maps")
 	if err != nil {
 		return nil, fmt.Errorf("capture process %d: %w", pid, err)
 	}
@@ -216,7 +222,9 @@ func capture(procRoot string, pid uint32, fs *files, vdso func(pid uint32, m *Ma
 		return nil, fmt.Errorf("read %s/maps: %w", dir, err)
 	}
 	p := &Process{PID: pid, Mappings: maps}
-	if f, err := os.Open(perfMapPath(dir)); err == nil {
+	// The perf map is in /tmp, where the process's owner (or anyone) may
+	// have put a FIFO or a link to a device under that name.
+	if f, err := untrusted.Open(perfMapPath(dir)); err == nil {
 		p.perfMapFile = f
 	}
 	for _, m := range maps {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/untrusted"
 	"github.com/google/pprof/profile"
 )
 
@@ -28,9 +29,10 @@ type Symbolizer struct {
 	procRoot string
 	cache    *Cache
 
-	mu    sync.Mutex
-	procs map[uint32]*Process
-	files files
+	mu     sync.Mutex
+	procs  map[uint32]*Process
+	files  files
+	denied map[uint32]bool // processes refused for lack of privilege
 
 	kernelOnce sync.Once
 	kernel     *Kernel
@@ -43,7 +45,7 @@ type Symbolizer struct {
 
 // New returns a Symbolizer for the running system.
 func New(cfg Config) *Symbolizer {
-	s := &Symbolizer{procRoot: cfg.ProcRoot, cache: cfg.Cache, procs: make(map[uint32]*Process)}
+	s := &Symbolizer{procRoot: cfg.ProcRoot, cache: cfg.Cache, procs: make(map[uint32]*Process), denied: make(map[uint32]bool)}
 	s.files.byID = make(map[fileID]*os.File)
 	if s.procRoot == "" {
 		s.procRoot = "/proc"
@@ -59,6 +61,7 @@ func New(cfg Config) *Symbolizer {
 // again (after an exec) replaces the earlier snapshot.
 func (s *Symbolizer) Capture(pid uint32) error {
 	p, err := capture(s.procRoot, pid, &s.files, s.readVDSO)
+	s.noteDenied(pid, p, err)
 	if err != nil {
 		return err
 	}
@@ -105,7 +108,11 @@ func (s *Symbolizer) process(pid uint32) *Process {
 // kernel maps the same image, so it is read once.
 func (s *Symbolizer) readVDSO(pid uint32, m *Mapping) (*Binary, error) {
 	s.vdsoOnce.Do(func() {
-		f, err := os.Open(fmt.Sprintf("%s/%d/mem", s.procRoot, pid))
+		if m.Limit-m.Start > maxVDSO {
+			s.vdsoErr = fmt.Errorf("read [vdso] of process %d: %d bytes is too large for a vDSO", pid, m.Limit-m.Start)
+			return
+		}
+		f, err := untrusted.Open(fmt.Sprintf("%s/%d/mem", s.procRoot, pid))
 		if err != nil {
 			s.vdsoErr = fmt.Errorf("read [vdso]: %w", err)
 			return
@@ -146,6 +153,10 @@ type ProfileOptions struct {
 	// in this function: off-CPU stacks are taken inside the tracing code that
 	// __schedule calls, whose depth differs between kernels.
 	KernelLeaf string
+	// Cancel, when closed, stops symbolization (the user interrupted it,
+	// or a slow file holds it up): the profile is built at once, its
+	// addresses not yet looked up left without names.
+	Cancel <-chan struct{}
 }
 
 // Profile builds a pprof profile from raw records. Each record becomes one
@@ -160,6 +171,7 @@ func (s *Symbolizer) Profile(recs []sample.Record, o ProfileOptions) (*profile.P
 		markers:   make(map[string]*profile.Location),
 		p:         &profile.Profile{},
 		frameMemo: make(map[frameKey][]Frame),
+		cancel:    o.Cancel,
 	}
 	p := b.p
 	if o.OffCPU {
@@ -216,6 +228,20 @@ type builder struct {
 	markers   map[string]*profile.Location
 	kernelMap *profile.Mapping
 	frameMemo map[frameKey][]Frame
+	cancel    <-chan struct{}
+}
+
+// canceled reports whether ProfileOptions.Cancel is closed: from then on
+// nothing that may read a file (a binary, a debug file, a perf map) is
+// called, since a lookup abandoned in another goroutine may hold the
+// binary.
+func (b *builder) canceled() bool {
+	select {
+	case <-b.cancel:
+		return true
+	default:
+		return false
+	}
 }
 
 func (b *builder) kernelLocations(locs []*profile.Location, st sample.Stack, leaf string) []*profile.Location {
@@ -305,7 +331,9 @@ func (b *builder) userLocations(locs []*profile.Location, pid uint32, st sample.
 			continue
 		}
 		l := b.newLocation(pm, pc)
-		if bin := m.binary(b.s.cache); bin != nil {
+		if b.canceled() {
+			// Left as a bare address.
+		} else if bin := m.binary(b.s.cache); bin != nil {
 			if vaddr, ok := bin.AddrForOffset(pc - m.Start + m.Offset); ok {
 				for _, f := range b.frames(bin, lookupAddr(vaddr, caller)) {
 					l.Line = append(l.Line, profile.Line{Function: b.function(f.Name, f.SystemName, f.File), Line: int64(f.Line)})
@@ -326,6 +354,9 @@ func (b *builder) prefetch(recs []sample.Record) {
 	work := make(map[*Binary]map[uint64]bool)
 	for i := range recs {
 		r := &recs[i]
+		if b.canceled() {
+			return
+		}
 		if r.User.State != sample.StackOK {
 			continue
 		}
@@ -364,25 +395,39 @@ func (b *builder) prefetch(recs []sample.Record) {
 	}
 	// Binary methods are safe to call for different binaries at once: each
 	// holds only its own state, and the shared cache locks.
+	// Finished binaries come back on done; on cancellation the ones still
+	// running are abandoned, their goroutines left to end on their own.
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
+	done := make(chan *result, len(results))
+	started := 0
+dispatch:
 	for _, res := range results {
-		wg.Add(1)
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-b.cancel:
+			break dispatch
+		}
+		started++
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			res.frames = make([][]Frame, len(res.addrs))
+			defer func() { <-sem }()
+			frames := make([][]Frame, len(res.addrs))
 			for i, a := range res.addrs {
 				// A lookup error (corrupt DWARF, say) leaves the address
 				// unknown rather than failing the whole profile.
-				res.frames[i], _ = res.bin.Frames(a)
+				frames[i], _ = res.bin.Frames(a)
 			}
+			res.frames = frames
+			done <- res
 		}()
 	}
-	wg.Wait()
-	for _, res := range results {
-		for i, a := range res.addrs {
-			b.frameMemo[frameKey{res.bin, a}] = res.frames[i]
+	for range started {
+		select {
+		case res := <-done:
+			for i, a := range res.addrs {
+				b.frameMemo[frameKey{res.bin, a}] = res.frames[i]
+			}
+		case <-b.cancel:
+			return
 		}
 	}
 }
@@ -391,6 +436,9 @@ func (b *builder) frames(bin *Binary, addr uint64) []Frame {
 	k := frameKey{bin, addr}
 	if f, ok := b.frameMemo[k]; ok {
 		return f
+	}
+	if b.canceled() {
+		return nil
 	}
 	// A lookup error (corrupt DWARF, say) leaves the address unknown rather
 	// than failing the whole profile.
@@ -420,7 +468,9 @@ func (b *builder) mapping(m *Mapping) *profile.Mapping {
 		Offset: m.Offset,
 		File:   m.Path,
 	}
-	if bin := m.binary(b.s.cache); bin != nil {
+	if b.canceled() {
+		// No file is opened now; the mapping says what it does not have.
+	} else if bin := m.binary(b.s.cache); bin != nil {
 		pm.BuildID = bin.BuildID()
 		// Everything the binary and its debug files hold was used, so pprof
 		// need not symbolize this mapping again.
@@ -452,7 +502,9 @@ func (b *builder) unmappedLocation(proc *Process, pc uint64) *profile.Location {
 		return l
 	}
 	l := b.newLocation(nil, pc)
-	if name, ok := proc.jitName(pc); ok {
+	if b.canceled() {
+		// Unnamed: the perf map is not read after cancellation.
+	} else if name, ok := proc.jitName(pc); ok {
 		l.Line = []profile.Line{{Function: b.function(name, name, "")}}
 	}
 	b.unmapped[k] = l

@@ -9,10 +9,13 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -66,6 +69,11 @@ options of this tool:
 	-s               # with --diff: strip hex numbers (addresses)
 	--sample-type T  # pprof input: the sample type to draw (default: samples,
 	                 # else the profile's default)
+	--max-line SIZE  # the longest input line accepted (default 64M)
+	--max-profile SIZE # the largest pprof profile accepted, decompressed: it
+	                 # is read whole (default 256M)
+	--max-depth N    # the most frames drawn of a stack; deeper ones are cut
+	                 # at the leaf end, with a warning (default 2048)
 
 eg,
 	flamegraph --title="Flame Graph: malloc()" trace.txt > graph.svg
@@ -78,7 +86,12 @@ as flamegraph.pl does).
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err := outfile.CloseStdout(os.Stdout); err != nil && code == 0 {
+		fmt.Fprintf(os.Stderr, "flamegraph: %v\n", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // config is the command line.
@@ -93,7 +106,15 @@ type config struct {
 	sampleType string
 	countSet   bool
 	inputs     []string
+	// The input bounds: they keep memory and output in proportion to the
+	// graph, whatever the input.
+	maxLine    int
+	maxProfile int
 }
+
+// defaultMaxProfile bounds a pprof profile, which is read and parsed whole:
+// parsing takes several times its size. ember's own profiles are a few MB.
+const defaultMaxProfile = 256 << 20
 
 func parseArgs(args []string) (*config, error) {
 	c := &config{}
@@ -111,6 +132,18 @@ func parseArgs(args []string) (*config, error) {
 		}
 	}
 	var height float64
+	c.maxLine = flamegraph.DefaultMaxLine
+	c.maxProfile = defaultMaxProfile
+	size := func(p *int) func(string) error {
+		return func(v string) error {
+			n, ok := parseSize(v)
+			if !ok {
+				return fmt.Errorf("not a size in bytes (like 4096, 64K, 64M or 1G): %q", v)
+			}
+			*p = n
+			return nil
+		}
+	}
 	specs := []optSpec{
 		{"fonttype", true, str(&o.FontType)},
 		{"width", true, func(v string) error {
@@ -152,6 +185,16 @@ func parseArgs(args []string) (*config, error) {
 		{"s", false, flag(&c.stripHex)},
 		{"strip-hex", false, flag(&c.stripHex)},
 		{"sample-type", true, str(&c.sampleType)},
+		{"max-line", true, size(&c.maxLine)},
+		{"max-profile", true, size(&c.maxProfile)},
+		{"max-depth", true, func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("not a number of frames: %q", v)
+			}
+			o.MaxDepth = n
+			return nil
+		}},
 		{"h", false, func(string) error { return errHelp }},
 	}
 	rest, err := parseOpts(specs, args)
@@ -172,6 +215,16 @@ func parseArgs(args []string) (*config, error) {
 	c.inputs = rest
 	if len(c.inputs) == 0 {
 		c.inputs = []string{"-"}
+	}
+	// The flamegraph package checks the drawing options (--minwidth,
+	// --bgcolors, --height, ...) when it draws: draw an empty graph now,
+	// so that a bad value is a usage error before any input is read.
+	err = flamegraph.NewTree(o.TreeOptions).WriteSVG(io.Discard, *o)
+	if err != nil && !errors.Is(err, flamegraph.ErrNoStacks) {
+		return nil, err
+	}
+	if err := outfile.Check(c.output); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -216,6 +269,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "flamegraph: %s\n", oneLine(err.Error()))
 			return 1
 		}
+	}
+	if n := tree.Truncated(); n > 0 {
+		depth := c.svg.MaxDepth
+		if depth == 0 {
+			depth = flamegraph.DefaultMaxDepth
+		}
+		fmt.Fprintf(stderr, "flamegraph: %d stacks deeper than %d frames lost their deepest frames (--max-depth raises the bound)\n", n, depth)
 	}
 	if l.countName != "" && !c.countSet {
 		c.svg.CountName = l.countName
@@ -325,6 +385,8 @@ func (l *loader) load(name string, s side) error {
 	if name == "-" {
 		display = "standard input"
 	} else {
+		// Any file that can be read is fine, FIFOs and devices too: the
+		// input is streamed, and the bounds hold for any of them.
 		f, err := os.Open(name)
 		if err != nil {
 			return err
@@ -332,31 +394,75 @@ func (l *loader) load(name string, s side) error {
 		defer f.Close()
 		r = f
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
-	head, _ := br.Peek(4096)
-	if isGzip(head) {
+	const bufSize = 1 << 20
+	br := bufio.NewReaderSize(r, bufSize)
+	gzipped := false
+	// A pprof profile may be gzipped inside a gzipped file; profile.ParseData
+	// would decompress that inner layer whole, so it is streamed here too.
+	for layer := 0; ; layer++ {
+		head, _ := br.Peek(2)
+		if !isGzip(head) {
+			break
+		}
+		if layer == 2 {
+			return fmt.Errorf("%s: gzip data inside gzip data inside gzip data; give folded text or a pprof profile, gzipped or not", display)
+		}
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("%s: corrupt gzip data (%v); give folded text or a pprof profile, gzipped or not", display, err)
 		}
 		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 1<<20)
-		head, _ = br.Peek(4096)
-		if looksBinary(head) {
-			return l.loadProfile(display, br, s)
-		}
-		if err := l.loadFolded(br, s); err != nil {
-			return fmt.Errorf("%s: truncated or corrupt gzip data (%v); give folded text or a pprof profile, gzipped or not", display, err)
-		}
+		br = bufio.NewReaderSize(zr, bufSize)
+		gzipped = true
+	}
+	head, _ := br.Peek(4096)
+	isBinary := looksBinary(head) && !startsFolded(br)
+	if isBinary && cannotBeProfile(head) {
+		return fmt.Errorf("%s: neither folded stacks nor a pprof profile (it starts with a zero byte); %s", display, inputHint)
+	}
+	in := &errReader{r: br}
+	var err error
+	if isBinary {
+		err = l.loadProfile(display, in, s)
+	} else {
+		err = l.loadFolded(in, s)
+	}
+	var long *flamegraph.LineTooLongError
+	switch {
+	case err == nil:
 		return nil
+	case errors.As(err, &long):
+		return fmt.Errorf("%s: line %d is longer than %s, the --max-line bound; give folded text (\"frame;frame count\" per line), or raise --max-line", display, long.Line, fmtSize(long.Max))
+	case in.err != nil && gzipped:
+		return fmt.Errorf("%s: truncated or corrupt gzip data (%v); give folded text or a pprof profile, gzipped or not", display, in.err)
 	}
-	if looksBinary(head) {
-		return l.loadProfile(display, br, s)
+	return fmt.Errorf("%s: %w", display, err)
+}
+
+const inputHint = "give folded text (\"frame;frame count\" per line) or a pprof profile (.pb.gz)"
+
+// errReader remembers the first read error, to tell bad data from data that
+// could not be read.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
 	}
-	if err := l.loadFolded(br, s); err != nil {
-		return fmt.Errorf("%s: %w", display, err)
-	}
-	return nil
+	return n, err
+}
+
+// startsFolded reports whether the input's first line, if it is in the
+// buffer, is a valid folded line: text that looked binary (a process name
+// with control characters, say) is still read as text.
+func startsFolded(br *bufio.Reader) bool {
+	buf, err := br.Peek(br.Size())
+	line, _, found := bytes.Cut(buf, []byte("\n"))
+	return (found || err != nil) && foldedFirstLine(line)
 }
 
 func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
@@ -388,24 +494,63 @@ func foldedFirstLine(data []byte) bool {
 	return valid
 }
 
-func (l *loader) loadProfile(name string, r io.Reader, s side) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+// cannotBeProfile reports, from its first bytes, that data is no profile
+// profile.ParseData accepts, before it is read whole: a protobuf cannot
+// start with a zero byte (field 0), and the one legacy binary format that
+// does starts with the words 0 and 3. It turns away /dev/zero and gzipped
+// zeros at once.
+func cannotBeProfile(head []byte) bool {
+	if len(head) == 0 || head[0] != 0 {
+		return false
 	}
+	for _, size := range []int{4, 8} {
+		if len(head) < 2*size {
+			continue
+		}
+		for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
+			word := func(i int) uint64 {
+				b := head[i*size : (i+1)*size]
+				if size == 4 {
+					return uint64(order.Uint32(b))
+				}
+				return order.Uint64(b)
+			}
+			if word(0) == 0 && word(1) == 3 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (l *loader) loadProfile(name string, r io.Reader, s side) error {
+	chunks, size, err := readChunks(r, l.cfg.maxProfile+1)
+	if err != nil {
+		return err
+	}
+	if size > l.cfg.maxProfile {
+		if foldedFirstLine(chunks[0]) {
+			// Folded text whose first line was too long to tell early.
+			rs := []io.Reader{}
+			for _, c := range chunks {
+				rs = append(rs, bytes.NewReader(c))
+			}
+			return l.loadFolded(io.MultiReader(append(rs, r)...), s)
+		}
+		return fmt.Errorf("binary data larger than %s, the --max-profile bound (a profile is read whole, decompressed); %s, or raise --max-profile", fmtSize(l.cfg.maxProfile), inputHint)
+	}
+	data := slices.Concat(chunks...)
+	chunks = nil
 	p, err := profile.ParseData(data)
 	if err != nil && foldedFirstLine(data) {
-		if err := l.loadFolded(bytes.NewReader(data), s); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return nil
+		return l.loadFolded(bytes.NewReader(data), s)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: neither folded stacks nor a pprof profile (%v); give folded text (\"frame;frame count\" per line) or a pprof profile (.pb.gz)", name, err)
+		return fmt.Errorf("neither folded stacks nor a pprof profile (%v); %s", err, inputHint)
 	}
 	stacks, countName, err := flamegraph.ProfileStacks(p, l.cfg.sampleType)
 	if err != nil {
-		return fmt.Errorf("%s: %v", name, err)
+		return err
 	}
 	if l.countName == "" {
 		l.countName = countName
@@ -431,14 +576,34 @@ func (l *loader) loadProfile(name string, r io.Reader, s side) error {
 	return nil
 }
 
+// readChunks reads r until EOF or until it has more than max bytes, in
+// blocks: unlike io.ReadAll, which doubles its buffer, it holds no more than
+// it has read, which matters most for the input that is turned away.
+func readChunks(r io.Reader, max int) (chunks [][]byte, size int, err error) {
+	const chunk = 4 << 20
+	for size < max {
+		buf := make([]byte, min(chunk, max-size))
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			chunks = append(chunks, buf[:n])
+			size += n
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	if len(chunks) == 0 {
+		chunks = [][]byte{nil}
+	}
+	return chunks, size, nil
+}
+
 func (l *loader) loadFolded(r io.Reader, s side) error {
 	strip := l.cfg.stripHex
-	if s == sideOnly && !strip {
-		n, err := l.tree.ReadFolded(r)
-		l.ignored += n
-		return err
-	}
-	n, err := flamegraph.ReadFolded(r, func(fl *flamegraph.FoldedLine) error {
+	n, err := flamegraph.ReadFoldedMax(r, l.cfg.maxLine, func(fl *flamegraph.FoldedLine) error {
 		stack := fl.Stack
 		if strip {
 			l.scratch = stripHex(l.scratch[:0], stack)
@@ -481,4 +646,42 @@ func stripHex(dst, src []byte) []byte {
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// parseSize parses a size in bytes: digits with an optional K, M or G suffix
+// (powers of 1024), "iB" or "B" after it allowed.
+func parseSize(v string) (int, bool) {
+	s := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(v), "B"), "I")
+	shift := 0
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'K':
+			shift = 10
+		case 'M':
+			shift = 20
+		case 'G':
+			shift = 30
+		}
+		if shift > 0 {
+			s = s[:n-1]
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 || n > math.MaxInt>>shift {
+		return 0, false
+	}
+	return int(n << shift), true
+}
+
+// fmtSize writes a size the way parseSize reads it.
+func fmtSize(n int) string {
+	for _, u := range []struct {
+		shift  int
+		suffix string
+	}{{30, "G"}, {20, "M"}, {10, "K"}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return strconv.Itoa(n>>u.shift) + u.suffix
+		}
+	}
+	return strconv.Itoa(n)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/pprof/profile"
@@ -129,7 +130,20 @@ func TestRun(t *testing.T) {
 		{name: "unknown option", args: []string{"--bogus"}, code: 2, stderr: "unknown option: bogus", noStdout: true},
 		{name: "ambiguous option", args: []string{"--f", "x"}, code: 2, stderr: "ambiguous", noStdout: true},
 		{name: "bad palette", args: []string{"--colors", "pink"}, code: 2, stderr: "pink", noStdout: true},
-		{name: "bad minwidth", args: []string{"--minwidth", "x", folded}, code: 1, stderr: "minwidth", noStdout: true},
+		// Issue 9: every bad option value is a usage error (2), including
+		// those the flamegraph package checks when it draws.
+		{name: "bad minwidth", args: []string{"--minwidth", "x", folded}, code: 2, stderr: "minwidth", noStdout: true},
+		{name: "bad bgcolors", args: []string{"--bgcolors", "pink", folded}, code: 2, stderr: "bgcolors", noStdout: true},
+		{name: "negative height", args: []string{"--height", "-3", folded}, code: 2, stderr: "height", noStdout: true},
+		{name: "bad fontsize", args: []string{"--fontsize", "NaN", folded}, code: 2, stderr: "font size", noStdout: true},
+		{name: "infinite factor", args: []string{"--factor", "inf", folded}, code: 2, stderr: "factor", noStdout: true},
+		{name: "negative total", args: []string{"--total", "-1", folded}, code: 2, stderr: "total", noStdout: true},
+		{name: "bad notes", args: []string{"--notes", "a-->b", folded}, code: 2, stderr: "notes", noStdout: true},
+		{name: "bad encoding", args: []string{"--encoding", "ebcdic", folded}, code: 2, stderr: "encoding", noStdout: true},
+		{name: "small width", args: []string{"--width", "5", folded}, code: 2, stderr: "width", noStdout: true},
+		{name: "missing nameattr", args: []string{"--nameattr", filepath.Join(dir, "nope"), folded}, code: 2, stderr: "nameattr", noStdout: true},
+		{name: "output is a directory", args: []string{"-o", dir, folded}, code: 2, stderr: "is a directory", noStdout: true},
+		{name: "output in a missing directory", args: []string{"-o", filepath.Join(dir, "nope", "x.svg"), folded}, code: 2, stderr: "cannot write there", noStdout: true},
 		{name: "diff needs two", args: []string{"--diff", folded}, code: 2, stderr: "two inputs", noStdout: true},
 		{name: "help", args: []string{"--help"}, wantStdout: "usage: flamegraph"},
 	}
@@ -171,8 +185,8 @@ func TestOutputFile(t *testing.T) {
 		t.Fatalf("output %q, %v", data, err)
 	}
 	// A failure leaves the old file alone and no temporary file behind.
-	if code, _, _ := runCmd(t, "", "a 1\n", "-o", out, "--minwidth", "bad"); code != 1 {
-		t.Fatalf("exit %d, want 1", code)
+	if code, _, _ := runCmd(t, "", "a 1\n", "-o", out, "--minwidth", "bad"); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
 	}
 	again, _ := os.ReadFile(out)
 	if !bytes.Equal(again, data) {
@@ -233,5 +247,59 @@ func TestParseOpts(t *testing.T) {
 		if _, err := parseOpts(specs, bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+// TestWriteError: a graph that cannot be written (/dev/full) is exit 1 with
+// one line.
+func TestWriteError(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	var errb bytes.Buffer
+	code := run(nil, strings.NewReader("a;b 200\n"), full, &errb)
+	msg := strings.TrimSpace(errb.String())
+	if code != 1 || !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") {
+		t.Errorf("to /dev/full: exit %d, stderr %q; want 1 and one line", code, msg)
+	}
+}
+
+// TestOutputDeviceAndFIFO: -o naming a device writes into it and leaves it
+// a device; a FIFO without a reader fails at once (exit 1); a symbolic link
+// is refused (exit 2) and its target left alone.
+func TestOutputDeviceAndFIFO(t *testing.T) {
+	dir := t.TempDir()
+	if os.Geteuid() == 0 {
+		null := filepath.Join(dir, "null")
+		if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errs := runCmd(t, "", "a;b 200\n", "-o", null); code != 0 {
+			t.Errorf("-o device: exit %d: %s", code, errs)
+		}
+		if fi, err := os.Lstat(null); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+			t.Errorf("-o device: now %v, %v", fi.Mode(), err)
+		}
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCmd(t, "", "a;b 200\n", "-o", fifo); code != 1 || !strings.Contains(errs, "no reader") {
+		t.Errorf("-o FIFO without a reader: exit %d: %s", code, errs)
+	}
+	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("-o FIFO: now %v, %v", fi.Mode(), err)
+	}
+	victim := writeFile(t, dir, "victim", []byte("keep\n"))
+	link := filepath.Join(dir, "link.svg")
+	os.Symlink(victim, link)
+	if code, _, errs := runCmd(t, "", "a;b 200\n", "-o", link); code != 2 || !strings.Contains(errs, "symbolic link") {
+		t.Errorf("-o symlink: exit %d: %s", code, errs)
+	}
+	if got, _ := os.ReadFile(victim); string(got) != "keep\n" {
+		t.Errorf("link target now %q", got)
 	}
 }

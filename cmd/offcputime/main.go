@@ -9,15 +9,14 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/emberprof/ember/bpfenv"
 	"github.com/emberprof/ember/getopt"
 	"github.com/emberprof/ember/idlist"
+	"github.com/emberprof/ember/interrupt"
 	"github.com/emberprof/ember/offcpu"
 	"github.com/emberprof/ember/outfile"
 	"github.com/emberprof/ember/sample"
@@ -134,6 +133,8 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
 	case *f.minBlock > math.MaxInt64/1000:
 		return nil, usageError{fmt.Errorf("-m %d is too large: give microseconds below %d", *f.minBlock, uint64(math.MaxInt64/1000))}
+	case *f.maxBlock == 0:
+		return nil, usageError{errors.New("-M 0: the maximum block time must be at least 1 µs")}
 	case *f.maxBlock < *f.minBlock:
 		return nil, usageError{fmt.Errorf("-M %d is below -m %d: the maximum block time must be at least the minimum", *f.maxBlock, *f.minBlock)}
 	}
@@ -148,11 +149,11 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
 	}
 	if len(rest) == 1 {
-		secs, err := idlist.PositiveInt(rest[0])
+		d, err := idlist.Seconds(rest[0])
 		if err != nil {
-			return nil, usageError{fmt.Errorf("duration %q: give whole seconds, e.g. 5", rest[0])}
+			return nil, usageError{fmt.Errorf("duration %q: give whole seconds from 1 to %d, e.g. 5", rest[0], idlist.MaxSeconds)}
 		}
-		c.duration = time.Duration(secs) * time.Second
+		c.duration = d
 	}
 	c.offcpu = offcpu.Config{
 		UserThreadsOnly:   *f.userThreads,
@@ -186,14 +187,20 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
 	ids, err := idlist.Parse(list, flag, what, procRoot)
 	var se *idlist.SyntaxError
-	if errors.As(err, &se) {
+	var tm *idlist.TooManyError
+	if errors.As(err, &se) || errors.As(err, &tm) {
 		return nil, usageError{err}
 	}
 	return ids, err
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err := outfile.CloseStdout(os.Stdout); err != nil && code == 0 {
+		fmt.Fprintf(os.Stderr, "offcputime: %v\n", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -212,17 +219,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if err := outfile.Check(cfg.output); err != nil {
+		// A bad -o is a usage error, found before collecting.
 		fmt.Fprintf(stderr, "offcputime: %v\n", err)
+		return 2
+	}
+	sigs := interrupt.Start("offcputime", stderr)
+	defer sigs.Stop()
+	err = collect(sigs, cfg, stdout, stderr)
+	var me *bpfenv.MemoryError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &me) && mapFlags[me.Map] != "":
+		fmt.Fprintf(stderr, "offcputime: %s %d needs %s of kernel memory with the other maps, more than the %s limit (half of MemAvailable in /proc/meminfo): use at most %d\n",
+			mapFlags[me.Map], me.Entries, bpfenv.FormatBytes(me.Bytes), bpfenv.FormatBytes(me.Limit), me.MaxEntries)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "offcputime: interrupted while loading the BPF program: nothing was collected\n")
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := collect(ctx, cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "offcputime: %v\n", err)
-		return 1
-	}
-	return 0
+	fmt.Fprintf(stderr, "offcputime: %v\n", err)
+	return 1
 }
+
+// mapFlags names the option that sizes each BPF map.
+var mapFlags = map[string]string{"stacks": "--stack-storage-size"}
 
 func usage() string {
 	var fs getopt.Set
@@ -230,7 +251,8 @@ func usage() string {
 	return usageHead + "  -h, --help                       show this help message and exit\n" + fs.Usage() + usageTail
 }
 
-func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error {
+	ctx := sigs.Collecting()
 	if cfg.stats {
 		st, err := bpfenv.EnableStats()
 		if err != nil {
@@ -240,7 +262,7 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	sym := symbolize.New(symbolize.Config{})
 	defer sym.Close()
-	tr, err := offcpu.Open(cfg.offcpu)
+	tr, err := offcpu.OpenContext(ctx, cfg.offcpu)
 	if err != nil {
 		return err
 	}
@@ -262,6 +284,7 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		captured <- tr.NewProcesses(runCtx, func(pid uint32) { sym.Capture(pid) })
 	}()
 	<-runCtx.Done()
+	sigs.EndCollection() // from now on a signal cuts symbolization short
 	end := time.Now()
 	var runs uint64
 	var bpfTime time.Duration
@@ -269,19 +292,27 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		runs, bpfTime, _ = tr.RunStats()
 	}
 	tr.Stop()
-	if err := <-captured; err != nil {
-		return err
+	select {
+	case err := <-captured:
+		if err != nil {
+			return err
+		}
+	case <-sigs.Cancel():
 	}
 	recs, losses, err := tr.Read()
 	if err != nil {
 		return err
 	}
+	// Unload the BPF programs before symbolizing, which reads files of
+	// other users and may be slow.
+	tr.Close()
 	prof, err := sym.Profile(recs, symbolize.ProfileOptions{
 		OffCPU:     true,
 		KernelLeaf: offcpu.KernelLeaf,
 		Start:      attached,
 		Duration:   end.Sub(attached),
 		Comments:   comments(cfg, losses),
+		Cancel:     sigs.Cancel(),
 	})
 	if err != nil {
 		return err
@@ -289,7 +320,15 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if err := write(cfg, prof, stdout); err != nil {
 		return err
 	}
+	select {
+	case <-sigs.Cancel():
+		fmt.Fprintf(stderr, "%s: interrupted while symbolizing: frames not yet looked up are [unknown]\n", "offcputime")
+	default:
+	}
 	reportLosses(stderr, losses)
+	for _, w := range sym.Warnings(cfg.offcpu.KernelStacks) {
+		fmt.Fprintln(stderr, w)
+	}
 	if cfg.stats {
 		var perRun float64
 		if runs > 0 {

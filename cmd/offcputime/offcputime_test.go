@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/interrupt"
 	"github.com/google/pprof/profile"
 )
 
@@ -46,12 +49,28 @@ func TestParseArgs(t *testing.T) {
 		{"0"},
 		{"1", "2"},
 		{"--bogus"},
+		// Issue 9: durations past a time.Duration, -M 0.
+		{"10995116277760"},
+		{"9223372037"},
+		{"-m", "0", "-M", "0"},
+		{"-M", "0"},
+		{"-p", manyIDs(1025)},
+		{"-t", manyIDs(1025)},
 	} {
 		_, err := parseArgs(args, "/proc")
 		if _, ok := err.(usageError); !ok {
 			t.Errorf("%q: got %v, want a usage error", args, err)
 		}
 	}
+}
+
+// manyIDs lists IDs 1 to n; their number is checked before their existence.
+func manyIDs(n int) string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i + 1)
+	}
+	return strings.Join(ids, ",")
 }
 
 func TestRunExitCodes(t *testing.T) {
@@ -294,5 +313,66 @@ func TestStackStoreFullIsReported(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "[Missed ") {
 		t.Errorf("no missed-stack frame in output:\n%s", out.String())
+	}
+}
+
+// TestWriteErrors: output that cannot be written (/dev/full as stdout) is
+// exit 1 with one line; a -o that could never be written (a directory) is
+// refused, exit 2, before collecting.
+func TestWriteErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	start := time.Now()
+	if code := run([]string{"-f", "-o", t.TempDir(), "5"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "is a directory") {
+		t.Errorf("-o DIR: exit %d, %q; want 2", code, errb.String())
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("-o DIR refused after %v: it collected first", d)
+	}
+	bpftest.Require(t)
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	errb.Reset()
+	code := run([]string{"-f", "1"}, full, &errb)
+	msg := strings.TrimSpace(errb.String())
+	if code != 1 || !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") {
+		t.Errorf("to /dev/full: exit %d, stderr %q; want 1 and one line", code, msg)
+	}
+}
+
+// TestCancelDuringLoad: a signal during the load ends the run with an error
+// and leaves nothing loaded or attached.
+func TestCancelDuringLoad(t *testing.T) {
+	bpftest.Require(t)
+	cfg, err := parseArgs([]string{"-f", "1"}, "/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		fds, _ := os.ReadDir("/proc/self/fd")
+		n := 0
+		for _, fd := range fds {
+			if l, _ := os.Readlink("/proc/self/fd/" + fd.Name()); strings.HasPrefix(l, "anon_inode:bpf") {
+				n++
+			}
+		}
+		return n
+	}
+	before := count()
+	sigs := interrupt.Start("test", io.Discard)
+	defer sigs.Stop()
+	sigs.EndCollection() // as a signal during the load does
+	var out, errb bytes.Buffer
+	if err := collect(sigs, cfg, &out, &errb); !errors.Is(err, context.Canceled) {
+		t.Fatalf("collect with a cancelled context: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for count() > before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := count(); n > before {
+		t.Errorf("%d BPF descriptors left open (had %d)", n, before)
 	}
 }

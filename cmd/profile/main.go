@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/emberprof/ember/bpfenv"
 	"github.com/emberprof/ember/getopt"
 	"github.com/emberprof/ember/idlist"
+	"github.com/emberprof/ember/interrupt"
 	"github.com/emberprof/ember/outfile"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/sampler"
@@ -128,6 +128,10 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--stack-storage-size %d out of range: use 1 to 16777216", *f.stackSize)}
 	case *f.hashSize == 0 || *f.hashSize > 1<<24:
 		return nil, usageError{fmt.Errorf("--hash-storage-size %d out of range: use 1 to 16777216", *f.hashSize)}
+	case fs.Given("frequency") && *f.freq == 0:
+		return nil, usageError{errors.New("-F 0: the sample frequency must be at least 1 Hz (default 49)")}
+	case fs.Given("count") && *f.count == 0:
+		return nil, usageError{errors.New("-c 0: the sample period must be at least 1 ns of CPU time")}
 	case *f.cpu < -1:
 		return nil, usageError{fmt.Errorf("-C %d: CPU numbers start at 0", *f.cpu)}
 	}
@@ -148,11 +152,11 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{fmt.Errorf("--format %q: use text, folded, pprof or svg", c.format)}
 	}
 	if len(rest) == 1 {
-		secs, err := idlist.PositiveInt(rest[0])
+		d, err := idlist.Seconds(rest[0])
 		if err != nil {
-			return nil, usageError{fmt.Errorf("duration %q: give whole seconds, e.g. 30", rest[0])}
+			return nil, usageError{fmt.Errorf("duration %q: give whole seconds from 1 to %d, e.g. 30", rest[0], idlist.MaxSeconds)}
 		}
-		c.duration = time.Duration(secs) * time.Second
+		c.duration = d
 	}
 	c.sampler = sampler.Config{
 		Frequency:        *f.freq,
@@ -177,14 +181,20 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 func parseIDs(list, flag, what, procRoot string) ([]uint32, error) {
 	ids, err := idlist.Parse(list, flag, what, procRoot)
 	var se *idlist.SyntaxError
-	if errors.As(err, &se) {
+	var tm *idlist.TooManyError
+	if errors.As(err, &se) || errors.As(err, &tm) {
 		return nil, usageError{err}
 	}
 	return ids, err
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Stdout, os.Stderr)
+	if err := outfile.CloseStdout(os.Stdout); err != nil && code == 0 {
+		fmt.Fprintf(os.Stderr, "profile: %v\n", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -203,17 +213,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if err := outfile.Check(cfg.output); err != nil {
+		// A bad -o is a usage error, found before collecting.
 		fmt.Fprintf(stderr, "profile: %v\n", err)
+		return 2
+	}
+	sigs := interrupt.Start("profile", stderr)
+	defer sigs.Stop()
+	err = collect(sigs, cfg, stdout, stderr)
+	var me *bpfenv.MemoryError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &me) && mapFlags[me.Map] != "":
+		fmt.Fprintf(stderr, "profile: %s %d needs %s of kernel memory with the other maps, more than the %s limit (half of MemAvailable in /proc/meminfo): use at most %d\n",
+			mapFlags[me.Map], me.Entries, bpfenv.FormatBytes(me.Bytes), bpfenv.FormatBytes(me.Limit), me.MaxEntries)
+		return 2
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "profile: interrupted while loading the BPF program: nothing was collected\n")
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := collect(ctx, cfg, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "profile: %v\n", err)
-		return 1
-	}
-	return 0
+	fmt.Fprintf(stderr, "profile: %v\n", err)
+	return 1
 }
+
+// mapFlags names the option that sizes each BPF map.
+var mapFlags = map[string]string{"stacks": "--stack-storage-size", "counts": "--hash-storage-size"}
 
 func usage() string {
 	var fs getopt.Set
@@ -221,7 +245,8 @@ func usage() string {
 	return usageHead + "  -h, --help                       show this help message and exit\n" + fs.Usage() + usageTail
 }
 
-func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error {
+	ctx := sigs.Collecting()
 	t0 := time.Now()
 	if cfg.stats {
 		st, err := bpfenv.EnableStats()
@@ -232,7 +257,7 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	}
 	sym := symbolize.New(symbolize.Config{})
 	defer sym.Close()
-	s, err := sampler.Open(cfg.sampler)
+	s, err := sampler.OpenContext(ctx, cfg.sampler)
 	if err != nil {
 		return err
 	}
@@ -255,6 +280,7 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		captured <- s.NewProcesses(runCtx, func(pid uint32) { sym.Capture(pid) })
 	}()
 	<-runCtx.Done()
+	sigs.EndCollection() // from now on a signal cuts symbolization short
 	end := time.Now()
 	cpuEnd := selfCPU()
 	var st runStats
@@ -262,13 +288,20 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		st.runs, st.bpfTime, _ = s.RunStats()
 	}
 	s.Stop()
-	if err := <-captured; err != nil {
-		return err
+	select {
+	case err := <-captured:
+		if err != nil {
+			return err
+		}
+	case <-sigs.Cancel():
 	}
 	recs, losses, err := s.Read()
 	if err != nil {
 		return err
 	}
+	// Unload the BPF programs before symbolizing, which reads files of
+	// other users and may be slow.
+	s.Close()
 	period := int64(cfg.sampler.Period)
 	if period == 0 {
 		period = int64(time.Second) / int64(cfg.sampler.Frequency)
@@ -278,6 +311,7 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		Start:    attached,
 		Duration: end.Sub(attached),
 		Comments: comments(cfg, losses),
+		Cancel:   sigs.Cancel(),
 	})
 	if err != nil {
 		return err
@@ -285,7 +319,15 @@ func collect(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if err := write(cfg, prof, stdout); err != nil {
 		return err
 	}
+	select {
+	case <-sigs.Cancel():
+		fmt.Fprintf(stderr, "%s: interrupted while symbolizing: frames not yet looked up are [unknown]\n", "profile")
+	default:
+	}
 	reportLosses(stderr, losses)
+	for _, w := range sym.Warnings(cfg.sampler.KernelStacks) {
+		fmt.Fprintln(stderr, w)
+	}
 	if cfg.stats {
 		st.attach, st.output = attached.Sub(t0), time.Since(end)
 		st.sampling, st.samplingCPU, st.totalCPU = end.Sub(attached), cpuEnd-cpuAttached, selfCPU()

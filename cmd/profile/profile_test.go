@@ -2,18 +2,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/emberprof/ember/bpfenv"
 	"github.com/emberprof/ember/bpfenv/bpftest"
 	"github.com/emberprof/ember/getopt"
+	"github.com/emberprof/ember/interrupt"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -55,6 +60,21 @@ func TestParseArgs(t *testing.T) {
 		{args: []string{"-Z"}, usage: true},
 		{args: []string{"-p", "5000000"}, usage: true},
 		{args: []string{"-p", "4194000"}, runtime: true},
+		// Issue 9: durations past a time.Duration, -F 0 and -c 0.
+		{args: []string{"10995116277760"}, usage: true},
+		{args: []string{"9223372037"}, usage: true},
+		{args: []string{"-F", "0"}, usage: true},
+		{args: []string{"-c", "0"}, usage: true},
+		{args: []string{"-F0", "-f"}, usage: true},
+		{args: []string{"--frequency=0"}, usage: true},
+		{args: []string{"-p", manyPIDs(1025)}, usage: true},
+		{args: []string{"-L", manyPIDs(1025)}, usage: true},
+		{args: []string{"9223372036"}, check: func(c *config) error {
+			if c.duration != 9223372036*time.Second {
+				return fmt.Errorf("duration %v", c.duration)
+			}
+			return nil
+		}},
 	}
 	for _, tt := range tests {
 		c, err := parseArgs(tt.args, "/proc")
@@ -79,6 +99,15 @@ func TestParseArgs(t *testing.T) {
 	if _, err := parseArgs([]string{"--help"}, "/proc"); !errors.Is(err, getopt.ErrHelp) {
 		t.Errorf("--help: %v", err)
 	}
+}
+
+// manyPIDs lists IDs 1 to n; their number is checked before their existence.
+func manyPIDs(n int) string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i + 1)
+	}
+	return strings.Join(ids, ",")
 }
 
 func TestRunExitCodes(t *testing.T) {
@@ -164,4 +193,137 @@ func TestProfileSpin(t *testing.T) {
 	if chained*10 < total*9 {
 		t.Errorf("only %d of %d samples show main;spin_a;spin_b;spin_c\n%s", chained, total, out.String())
 	}
+}
+
+// TestWriteErrors: output that cannot be written (/dev/full as stdout) is
+// exit 1 with one line; a -o that could never be written (a directory) is
+// refused, exit 2, before collecting.
+func TestWriteErrors(t *testing.T) {
+	var out, errb bytes.Buffer
+	start := time.Now()
+	if code := run([]string{"-f", "-o", t.TempDir(), "5"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "is a directory") {
+		t.Errorf("-o DIR: exit %d, %q; want 2", code, errb.String())
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("-o DIR refused after %v: it collected first", d)
+	}
+	bpftest.Require(t)
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	errb.Reset()
+	code := run([]string{"-f", "1"}, full, &errb)
+	msg := strings.TrimSpace(errb.String())
+	if code != 1 || !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") {
+		t.Errorf("to /dev/full: exit %d, stderr %q; want 1 and one line", code, msg)
+	}
+}
+
+// bpfFDs counts this process's open BPF objects and perf events.
+func bpfFDs(t *testing.T) int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		l, _ := os.Readlink("/proc/self/fd/" + fd.Name())
+		if strings.HasPrefix(l, "anon_inode:bpf") || strings.Contains(l, "perf_event") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCancelDuringLoad: a signal during the load ends the run with a message
+// and leaves nothing loaded or attached.
+func TestCancelDuringLoad(t *testing.T) {
+	bpftest.Require(t)
+	cfg, err := parseArgs([]string{"-f", "1"}, "/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := bpfFDs(t)
+	sigs := interrupt.Start("test", io.Discard)
+	defer sigs.Stop()
+	sigs.EndCollection() // as a signal during the load does
+	var out, errb bytes.Buffer
+	if err := collect(sigs, cfg, &out, &errb); !errors.Is(err, context.Canceled) {
+		t.Fatalf("collect with a cancelled context: %v", err)
+	}
+	// The abandoned load is closed when it returns.
+	deadline := time.Now().Add(10 * time.Second)
+	for bpfFDs(t) > before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := bpfFDs(t); n > before {
+		t.Errorf("%d BPF or perf descriptors left open (had %d)", n, before)
+	}
+}
+
+// TestStorageSizeOverMemory: a --stack-storage-size whose map cannot fit in
+// memory is refused, naming the flag, the bytes and the limit, rather than
+// taking the kernel a minute to preallocate.
+func TestStorageSizeOverMemory(t *testing.T) {
+	bpftest.Require(t)
+	avail, err := bpfenv.MemAvailable(bpfenv.MeminfoPath)
+	if err != nil {
+		t.Skip(err)
+	}
+	if avail/2 > 17<<30 {
+		t.Skipf("%s available: 2^24 stacks (17 GiB) would be accepted", bpfenv.FormatBytes(avail))
+	}
+	// (--hash-storage-size, whose entries are small, cannot reach the limit
+	// alone on such a machine: bpfenv's tests check that map.)
+	for _, flag := range []string{"--stack-storage-size"} {
+		var out, errb bytes.Buffer
+		start := time.Now()
+		args := []string{"-f", flag, "16777216", "1"}
+		code := run(args, &out, &errb)
+		msg := errb.String()
+		if code != 2 || !strings.Contains(msg, flag) || !strings.Contains(msg, "GiB of kernel memory") || !strings.Contains(msg, "limit") {
+			t.Errorf("%q: exit %d, %q; want 2 and a message naming the flag and the limit", args, code, msg)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%q refused after %v", args, d)
+		}
+	}
+}
+
+// TestOutputDevice: profile -o DEVICE as root writes into the device and
+// leaves it a device (it used to replace the node with a regular file).
+func TestOutputDevice(t *testing.T) {
+	bpftest.Require(t)
+	null := filepath.Join(t.TempDir(), "null")
+	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+		t.Skipf("mknod: %v", err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"-f", "-o", null, "1"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if fi, err := os.Lstat(null); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Errorf("after -o: %v, %v; want the character device still", fi.Mode(), err)
+	}
+}
+
+// TestThreadAsPID: -p given a thread that is not its process's main thread
+// is an error naming the process, not an empty profile.
+func TestThreadAsPID(t *testing.T) {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	self := strconv.Itoa(os.Getpid())
+	for _, task := range tasks {
+		if task.Name() == self {
+			continue
+		}
+		var out, errb bytes.Buffer
+		code := run([]string{"-p", task.Name(), "1"}, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), "thread of process "+self) {
+			t.Errorf("-p %s: exit %d, %q", task.Name(), code, errb.String())
+		}
+		return
+	}
+	t.Skip("no second thread")
 }

@@ -22,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/emberprof/ember/getopt"
+	"github.com/emberprof/ember/outfile"
 	"github.com/emberprof/ember/symbolize"
 )
 
@@ -35,7 +36,12 @@ options:
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err := outfile.CloseStdout(os.Stdout); err != nil && code == 0 {
+		fmt.Fprintf(os.Stderr, "symbolize: %v\n", err)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // config is the parsed command line.
@@ -122,7 +128,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	w := bufio.NewWriterSize(stdout, 256<<10)
-	defer w.Flush()
+	code = c.answer(bin, lookup, stdin, w, stderr)
+	// Every write is checked here: a bufio.Writer keeps its first error.
+	if err := w.Flush(); err != nil {
+		fmt.Fprintf(stderr, "symbolize: write standard output: %v\n", err)
+		return 1
+	}
+	return code
+}
+
+// answer prints the frames of each address given as an argument or on
+// stdin; it stops early, with 1, once a write to w has failed.
+func (c *config) answer(bin *symbolize.Binary, lookup func(uint64) ([]symbolize.Frame, error), stdin io.Reader, w *bufio.Writer, stderr io.Writer) int {
 	preloaded := false
 	preload := func() {
 		// A batch of addresses: parse all debug info on every core
@@ -146,8 +163,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			w.Flush()
 			fmt.Fprintf(stderr, "symbolize: %v\n", err)
 		}
-		c.print(w, addr, frames)
-		return true
+		// A failed write ends the run; run reports it.
+		return c.print(w, addr, frames) == nil
 	}
 	if len(c.addrs) > 0 {
 		if len(c.addrs) >= batch {
@@ -191,7 +208,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// driving the command through a pipe, one address at a time,
 		// sees each answer, while bulk input is written in blocks.
 		if in.Buffered() == 0 {
-			w.Flush()
+			if w.Flush() != nil {
+				return 1
+			}
 		}
 	}
 	return 0
@@ -211,9 +230,10 @@ func parseAddr(s string) (uint64, error) {
 }
 
 // print writes one address's answer in llvm-addr2line's format.
-func (c *config) print(w io.Writer, addr uint64, frames []symbolize.Frame) {
+func (c *config) print(w io.Writer, addr uint64, frames []symbolize.Frame) error {
 	c.buf = c.appendFrames(c.buf[:0], addr, frames)
-	w.Write(c.buf)
+	_, err := w.Write(c.buf)
+	return err
 }
 
 // appendFrames appends one address's answer in llvm-addr2line's format to
@@ -410,7 +430,10 @@ func (c *config) runBatch(line string, in *bufio.Reader, lookup func(uint64) ([]
 	for ch := range order {
 		<-ch.done
 		for _, p := range ch.parts {
-			w.Write(p.out)
+			if _, err := w.Write(p.out); err != nil {
+				ch.stop = true // run reports the write error
+				break
+			}
 			if p.out != nil {
 				b := p.out[:0]
 				pool.Put(&b)
@@ -424,8 +447,9 @@ func (c *config) runBatch(line string, in *bufio.Reader, lookup func(uint64) ([]
 			code = 1
 			break
 		}
-		if ch.flush {
-			w.Flush()
+		if ch.flush && w.Flush() != nil {
+			code = 1
+			break
 		}
 	}
 	close(quit)

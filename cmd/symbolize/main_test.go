@@ -163,3 +163,31 @@ func TestBatch(t *testing.T) {
 		t.Errorf("bad address in a batch: exit %d, %d bytes of output (want %d), stderr %q", code, out.Len(), want.Len(), errb.String())
 	}
 }
+
+// TestWriteErrors: output that cannot be written (/dev/full) is an error,
+// exit 1 with one line, whether addresses come as arguments, one at a time
+// on stdin or as a batch.
+func TestWriteErrors(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer full.Close()
+	fib := fmt.Sprintf("%#x", symAddr(t, cFixture, "fib"))
+	batchIn := strings.Repeat(fib+"\n", 10*batch)
+	for name, tc := range map[string]struct {
+		args  []string
+		stdin string
+	}{
+		"arguments": {[]string{"-f", "-e", cFixture, fib, fib}, ""},
+		"stdin":     {[]string{"-f", "-e", cFixture}, fib + "\n"},
+		"batch":     {[]string{"-f", "-e", cFixture}, batchIn},
+	} {
+		var errb bytes.Buffer
+		code := run(tc.args, strings.NewReader(tc.stdin), full, &errb)
+		msg := strings.TrimSpace(errb.String())
+		if code != 1 || !strings.Contains(msg, "no space left on device") || strings.Contains(msg, "\n") {
+			t.Errorf("%s to /dev/full: exit %d, stderr %q; want 1 and one line", name, code, msg)
+		}
+	}
+}

@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/emberprof/ember/symbolize"
+	"github.com/emberprof/ember/untrusted"
 )
 
 // process maps a live process's runtime addresses to its binaries.
@@ -19,7 +19,7 @@ type process struct {
 
 func openProcess(pid uint64, debugDirs []string) (*process, error) {
 	dir := fmt.Sprintf("/proc/%d", pid)
-	f, err := os.Open(dir + "/maps")
+	f, err := untrusted.Open(dir + "/maps")
 	if err != nil {
 		return nil, fmt.Errorf("read mappings of process %d: %w (is it running, and are you root?)", pid, err)
 	}
@@ -62,7 +62,10 @@ func (p *process) binary(m *symbolize.Mapping) (*symbolize.Binary, error) {
 }
 
 func (p *process) vdso(m *symbolize.Mapping) (*symbolize.Binary, error) {
-	f, err := os.Open(p.dir + "/mem")
+	if m.Limit-m.Start > 1<<20 {
+		return nil, fmt.Errorf("read [vdso]: %d bytes is too large for a vDSO", m.Limit-m.Start)
+	}
+	f, err := untrusted.Open(p.dir + "/mem")
 	if err != nil {
 		return nil, fmt.Errorf("read [vdso]: %w", err)
 	}
