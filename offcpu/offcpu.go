@@ -41,12 +41,11 @@ type Config struct {
 	StackStorageSize uint32
 	// Unwind says how user stacks are walked; the zero value is frame
 	// pointers only. UnwindRows is the row budget of the CFI tables (0:
-	// loader.DefaultRows), UnwindBuild makes a binary's rows, and
-	// UnwindWarn gets the one-line notices of a full budget.
-	Unwind      loader.Mode
-	UnwindRows  uint32
-	UnwindBuild loader.BuildFunc
-	UnwindWarn  io.Writer
+	// loader.DefaultRows) and UnwindWarn gets the one-line notices of a
+	// full budget.
+	Unwind     loader.Mode
+	UnwindRows uint32
+	UnwindWarn io.Writer
 
 	// checkUserWalk compares each user walk with the kernel's (tests).
 	checkUserWalk bool
@@ -158,7 +157,7 @@ func (t *Tracer) start(ctx context.Context) error {
 		t.unw, err = loader.Start(loader.Maps{
 			Rows: t.objs.UnwindRows, Files: t.objs.UnwindFiles,
 			Procs: t.objs.UnwindProcs, Requests: t.objs.UnwindRequests,
-		}, loader.Options{Build: t.cfg.UnwindBuild, Warn: t.cfg.UnwindWarn})
+		}, loader.Options{Warn: t.cfg.UnwindWarn, First: t.cfg.PIDs})
 		if err != nil {
 			return err
 		}

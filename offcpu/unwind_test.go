@@ -46,7 +46,7 @@ func TestUnwindBlocked(t *testing.T) {
 	syms := unwindtest.LoadSymtab(t, bin)
 	for _, how := range []string{"sleep", "pipe"} {
 		t.Run(how, func(t *testing.T) {
-			tr, err := Open(Config{MinBlock: time.Microsecond, UserStacks: true, Unwind: loader.ModeAuto, UnwindRows: 1 << 20, UnwindBuild: unwindtest.ReadelfRows})
+			tr, err := Open(Config{MinBlock: time.Microsecond, UserStacks: true, Unwind: loader.ModeAuto, UnwindRows: 1 << 20})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -47,12 +47,11 @@ type Config struct {
 	HashStorageSize uint32
 	// Unwind says how user stacks are walked; the zero value is frame
 	// pointers only. UnwindRows is the row budget of the CFI tables (0:
-	// loader.DefaultRows), UnwindBuild makes a binary's rows, and
-	// UnwindWarn gets the one-line notices of a full budget.
-	Unwind      loader.Mode
-	UnwindRows  uint32
-	UnwindBuild loader.BuildFunc
-	UnwindWarn  io.Writer
+	// loader.DefaultRows) and UnwindWarn gets the one-line notices of a
+	// full budget.
+	Unwind     loader.Mode
+	UnwindRows uint32
+	UnwindWarn io.Writer
 
 	// checkUserWalk compares each user walk with the kernel's (tests).
 	checkUserWalk bool
@@ -141,7 +140,7 @@ func (s *Sampler) start(ctx context.Context) error {
 		s.unw, err = loader.Start(loader.Maps{
 			Rows: s.objs.UnwindRows, Files: s.objs.UnwindFiles,
 			Procs: s.objs.UnwindProcs, Requests: s.objs.UnwindRequests,
-		}, loader.Options{Build: s.cfg.UnwindBuild, Warn: s.cfg.UnwindWarn})
+		}, loader.Options{Warn: s.cfg.UnwindWarn, First: s.cfg.PIDs})
 		if err != nil {
 			return err
 		}

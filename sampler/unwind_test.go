@@ -70,7 +70,7 @@ func TestUnwindChain(t *testing.T) {
 	bin := unwindtest.BuildC(t, "chain", chainC, "-O2", "-fomit-frame-pointer")
 	syms := unwindtest.LoadSymtab(t, bin)
 	for _, mode := range []loader.Mode{loader.ModeFP, loader.ModeAuto} {
-		cfg := Config{Frequency: 499, CPU: -1, UserStacks: true, Unwind: mode, UnwindRows: 1 << 20, UnwindBuild: unwindtest.ReadelfRows}
+		cfg := Config{Frequency: 499, CPU: -1, UserStacks: true, Unwind: mode, UnwindRows: 1 << 20}
 		s, recs, pid, base := profileChild(t, cfg, bin, "3")
 		r := unwindtest.ReachMain(recs, pid, syms, base)
 		st, info, err := s.Unwind()
@@ -171,7 +171,7 @@ func TestUnwindWide(t *testing.T) {
 		{"qsort", "q"}, {"signal", "s"}, {"plt", "p"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{Frequency: 499, CPU: -1, UserStacks: true, Unwind: loader.ModeAuto, UnwindRows: 1 << 20, UnwindBuild: unwindtest.ReadelfRows}
+			cfg := Config{Frequency: 499, CPU: -1, UserStacks: true, Unwind: loader.ModeAuto, UnwindRows: 1 << 20}
 			s, recs, pid, base := profileChild(t, cfg, bin, tc.mode, "3", lib)
 			r := unwindtest.ReachMain(recs, pid, syms, base)
 			st, info, err := s.Unwind()

@@ -27,31 +27,39 @@ type Maps struct {
 	Rows, Files, Procs, Requests *ebpf.Map
 }
 
-// BuildFunc returns the sorted rows of one binary, an open regular file.
-type BuildFunc func(*os.File) ([]unwind.Row, error)
-
 // Options configure a Loader.
 type Options struct {
 	// ProcRoot is where /proc is mounted; "" means /proc.
 	ProcRoot string
-	// Build makes a binary's rows.
-	Build BuildFunc
+	// Cache holds the tables by build ID; nil means a cache of its own
+	// whose budget is the row map's size.
+	Cache *unwind.Cache
 	// Warn gets the one-line notices of a full budget; nil discards them.
 	Warn io.Writer
 	// SweepEvery is how often exited processes are forgotten; 0 means 1 s.
 	SweepEvery time.Duration
+	// Workers is how many processes are loaded, and tables built, at once;
+	// 0 means 2.
+	Workers int
+	// First are processes to load right away, and before any other the
+	// walker asks for: those the profile is about (-p).
+	First []uint32
 }
 
 // Loader loads processes into the maps until closed.
 type Loader struct {
-	m    Maps
-	opt  Options
-	ring *ringbuf.Reader
-	stop context.CancelFunc
-	done sync.WaitGroup
+	m     Maps
+	opt   Options
+	cache *unwind.Cache
+	ring  *ringbuf.Reader
+	stop  context.CancelFunc
+	done  sync.WaitGroup
+	queue *queue
+	slots chan struct{} // one token per table being built
 
 	mu       sync.Mutex
 	files    map[fileKey]*file
+	tables   map[unwind.Key]uint32 // uploaded tables by build ID: their index in unwind_files
 	procs    map[uint32]*proc
 	nextFile uint32
 	nextRow  uint32
@@ -68,13 +76,14 @@ type Info struct {
 	Rows       uint32        // rows used
 	MaxRows    uint32        // the row budget
 	NoTable    int           // binaries without usable CFI, or past the budget
-	BuildTime  time.Duration // time spent building tables
+	BuildTime  time.Duration // time spent building tables, summed over workers
 	LoadErrors int           // processes or mappings that could not be read
 }
 
 type file struct {
-	id   uint32 // index in unwind_files, or fileNone / filePending
-	segs []segment
+	id    uint32 // index in unwind_files, or fileNone / filePending
+	segs  []segment
+	ready chan struct{} // closed once id is final
 }
 
 type proc struct {
@@ -98,35 +107,45 @@ func Start(m Maps, opt Options) (*Loader, error) {
 	if opt.SweepEvery == 0 {
 		opt.SweepEvery = time.Second
 	}
-	if opt.Build == nil {
-		return nil, errors.New("unwind loader: no table builder")
+	if opt.Workers <= 0 {
+		opt.Workers = 2
 	}
 	ring, err := ringbuf.NewReader(m.Requests)
 	if err != nil {
 		return nil, fmt.Errorf("open unwind request ring: %w", err)
 	}
 	l := &Loader{
-		m: m, opt: opt, ring: ring,
+		m: m, opt: opt, ring: ring, cache: opt.Cache,
+		queue:    newQueue(opt.First),
+		slots:    make(chan struct{}, opt.Workers),
 		files:    map[fileKey]*file{},
+		tables:   map[unwind.Key]uint32{},
 		procs:    map[uint32]*proc{},
 		maxRows:  m.Rows.MaxEntries(),
 		maxFiles: m.Files.MaxEntries(),
 		warned:   map[string]bool{},
 	}
+	if l.cache == nil {
+		l.cache = unwind.NewCache(int(l.maxRows) * unwind.RowSize)
+	}
 	l.info.MaxRows = l.maxRows
+	for _, pid := range opt.First {
+		l.queue.push(pid)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.stop = cancel
-	reqs := make(chan uint32, 1024)
-	l.done.Add(2)
-	go l.read(reqs)
-	go l.work(ctx, reqs)
+	l.done.Add(2 + opt.Workers)
+	go l.read()
+	go l.sweeper(ctx)
+	for range opt.Workers {
+		go l.work(ctx)
+	}
 	return l, nil
 }
 
-// read forwards each requested pid to the worker until the ring closes.
-func (l *Loader) read(reqs chan<- uint32) {
+// read queues each requested pid until the ring closes.
+func (l *Loader) read() {
 	defer l.done.Done()
-	defer close(reqs)
 	var rec ringbuf.Record
 	for {
 		if err := l.ring.ReadInto(&rec); err != nil {
@@ -135,14 +154,11 @@ func (l *Loader) read(reqs chan<- uint32) {
 		if len(rec.RawSample) < 8 {
 			continue
 		}
-		select {
-		case reqs <- binary.NativeEndian.Uint32(rec.RawSample):
-		default: // the walker asks again soon
-		}
+		l.queue.push(binary.NativeEndian.Uint32(rec.RawSample))
 	}
 }
 
-func (l *Loader) work(ctx context.Context, reqs <-chan uint32) {
+func (l *Loader) sweeper(ctx context.Context) {
 	defer l.done.Done()
 	tick := time.NewTicker(l.opt.SweepEvery)
 	defer tick.Stop()
@@ -152,31 +168,28 @@ func (l *Loader) work(ctx context.Context, reqs <-chan uint32) {
 			return
 		case <-tick.C:
 			l.sweep()
-		case pid, ok := <-reqs:
-			if !ok {
+		}
+	}
+}
+
+// work loads queued processes, the first ones first, until ctx ends.
+func (l *Loader) work(ctx context.Context) {
+	defer l.done.Done()
+	for {
+		pid, ok := l.queue.pop()
+		if !ok {
+			select {
+			case <-ctx.Done():
 				return
-			}
-			// Take every queued request, each pid once.
-			pids := map[uint32]bool{pid: true}
-		drain:
-			for {
-				select {
-				case p, ok := <-reqs:
-					if !ok {
-						break drain
-					}
-					pids[p] = true
-				default:
-					break drain
-				}
-			}
-			for p := range pids {
-				if ctx.Err() != nil {
-					return
-				}
-				l.Load(p)
+			case <-l.queue.wake:
+				continue
 			}
 		}
+		if ctx.Err() != nil {
+			return
+		}
+		l.Load(pid)
+		l.queue.done(pid)
 	}
 }
 
@@ -200,42 +213,56 @@ func (l *Loader) Info() Info {
 // Load (re)loads pid's mappings and builds the tables they need; it returns
 // once the walker can use them.
 func (l *Loader) Load(pid uint32) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	start, err := startTime(l.opt.ProcRoot, pid)
 	if err != nil {
+		l.mu.Lock()
 		l.forget(pid)
+		l.mu.Unlock()
 		return fmt.Errorf("load process %d: %w", pid, err)
 	}
 	maps, err := readMaps(l.opt.ProcRoot, pid)
 	if err != nil {
+		l.mu.Lock()
 		l.info.LoadErrors++
+		l.mu.Unlock()
 		return fmt.Errorf("load process %d: %w", pid, err)
+	}
+	type opened struct {
+		fh  *os.File
+		key fileKey
+		err error
+	}
+	// Open outside the lock: a file on a slow mount must not hold up others.
+	fhs := make([]opened, len(maps))
+	for i, m := range maps {
+		fhs[i].fh, fhs[i].key, fhs[i].err = openMapped(l.opt.ProcRoot, pid, m)
 	}
 	type build struct {
 		f  *file
-		os *os.File
+		fh *os.File
 	}
 	var builds []build
 	list := make([]placed, 0, len(maps))
-	for _, m := range maps {
-		fh, key, err := openMapped(l.opt.ProcRoot, pid, m)
+	l.mu.Lock()
+	for i, m := range maps {
+		fh, key, err := fhs[i].fh, fhs[i].key, fhs[i].err
 		if err != nil {
 			l.info.LoadErrors++
-			list = append(list, placed{m: m, f: &file{id: fileNone}})
+			list = append(list, placed{m: m, f: noFile})
 			continue
 		}
 		f := l.files[key]
 		if f != nil {
 			fh.Close()
 		} else {
-			f = &file{id: fileNone}
+			f = &file{id: fileNone, ready: make(chan struct{})}
 			if ef, err := elf.NewFile(fh); err == nil {
 				f.segs = loadSegments(ef)
 				f.id = filePending
 				builds = append(builds, build{f, fh})
 			} else {
 				fh.Close()
+				close(f.ready)
 				l.info.NoTable++
 			}
 			l.files[key] = f
@@ -244,35 +271,78 @@ func (l *Loader) Load(pid uint32) error {
 		list = append(list, placed{m: m, f: f, bias: b, ok: err == nil})
 	}
 	p := l.procs[pid]
-	if p == nil {
-		p = &proc{entries: map[lpmKey]lpmValue{}}
+	if p == nil || p.start != start {
+		l.forget(pid)
+		p = &proc{start: start, entries: map[lpmKey]lpmValue{}}
 		l.procs[pid] = p
 	}
-	p.start = start
 	// Map everything at once, new binaries as pending, so the walker stops
 	// asking and takes frame pointers while their tables are built.
 	l.apply(pid, p, list)
-	if len(builds) == 0 {
+	l.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, b := range builds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.slots <- struct{}{}
+			l.buildFile(b.f, b.fh)
+			<-l.slots
+			b.fh.Close()
+			close(b.f.ready)
+		}()
+	}
+	wg.Wait()
+	pending := len(builds) > 0
+	for _, pl := range list {
+		select {
+		case <-pl.f.ready:
+		default:
+			// Another worker builds it: wait, so the walker gets it now.
+			<-pl.f.ready
+			pending = true
+		}
+	}
+	if !pending {
 		return nil
 	}
-	for _, b := range builds {
-		l.buildFile(b.f, b.os)
-		b.os.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.procs[pid] == p {
+		l.apply(pid, p, list)
 	}
-	l.apply(pid, p, list)
 	return nil
 }
 
-// buildFile builds f's rows and uploads them, or marks it as having none.
+// noFile stands for a mapping whose file could not be opened.
+var noFile = func() *file {
+	f := &file{id: fileNone, ready: make(chan struct{})}
+	close(f.ready)
+	return f
+}()
+
+// buildFile builds f's table (or takes it from the cache, by build ID) and
+// uploads its rows once, or marks f as having none.
 func (l *Loader) buildFile(f *file, fh *os.File) {
-	f.id = fileNone
 	t0 := time.Now()
-	rows, err := l.opt.Build(fh)
+	t, key, err := l.cache.TableFile(fh)
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.info.BuildTime += time.Since(t0)
-	if err != nil || len(rows) == 0 {
+	f.id = fileNone
+	if errors.Is(err, unwind.ErrFull) {
+		l.warnOnce("rows", fmt.Sprintf("ember: the unwind table budget of %d rows is full: binaries loaded from now on are walked by frame pointers (raise --unwind-rows)", l.maxRows))
+	}
+	if err != nil || t == nil || len(t.Rows) == 0 {
 		l.info.NoTable++
 		return
 	}
+	if id, ok := l.tables[key]; ok { // the same build in another file
+		f.id = id
+		return
+	}
+	rows := t.Rows
 	if uint64(l.nextRow)+uint64(len(rows)) > uint64(l.maxRows) {
 		l.warnOnce("rows", fmt.Sprintf("ember: the unwind table budget of %d rows is full: binaries loaded from now on are walked by frame pointers (raise --unwind-rows)", l.maxRows))
 		l.info.NoTable++
@@ -298,6 +368,7 @@ func (l *Loader) buildFile(f *file, fh *os.File) {
 	}
 	l.nextFile++
 	l.nextRow += uint32(len(rows))
+	l.tables[key] = id
 	f.id = id
 	l.info.Files++
 	l.info.Rows = l.nextRow

@@ -78,3 +78,27 @@ func TestBias(t *testing.T) {
 		t.Error("a mapping outside every segment got a bias")
 	}
 }
+
+// TestWarning checks that the summary speaks only past WarnShare and names
+// every failure reason that occurred.
+func TestWarning(t *testing.T) {
+	var s Stats
+	s[SlotWalks], s[SlotEndStop], s[SlotErrRead] = 1000, 960, 40
+	if w := Warning(s); w != "" {
+		t.Errorf("4%% failed: %q, want no warning", w)
+	}
+	s[SlotErrInvalid] = 20
+	w := Warning(s)
+	if !strings.Contains(w, "60 of 1000") || !strings.Contains(w, "read fault 40") || !strings.Contains(w, "invalid row 20") || strings.Contains(w, "\n") {
+		t.Errorf("6%% failed: %q", w)
+	}
+	if w := Warning(Stats{}); w != "" {
+		t.Errorf("no walks: %q", w)
+	}
+	f := Fields(ModeAuto, s, Info{Files: 3, Rows: 100, MaxRows: 200})
+	for _, want := range []string{"mode=auto", "walks=1000", "invalid=20", "read_fault=40", "binaries=3", "max_rows=200"} {
+		if !strings.Contains(f, want) {
+			t.Errorf("Fields = %q, lacks %q", f, want)
+		}
+	}
+}

@@ -4,124 +4,17 @@
 package unwindtest
 
 import (
-	"bufio"
-	"bytes"
 	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/emberprof/ember/sample"
-	"github.com/emberprof/ember/unwind"
 )
-
-// readelfRows builds rows from readelf -wF (a stand-in until unwind.Build).
-func ReadelfRows(f *os.File) ([]unwind.Row, error) {
-	return readelfRowsPath(fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), f.Fd()))
-}
-
-func readelfRowsPath(path string) ([]unwind.Row, error) {
-	// readelf exits 1 over warnings (libc's separate debug info): keep
-	// whatever table it printed.
-	out, err := exec.Command("readelf", "-wF", path).Output()
-	if len(out) == 0 {
-		return nil, fmt.Errorf("readelf %s: %v", path, err)
-	}
-	type fde struct {
-		lo, hi uint64
-		rows   []unwind.Row
-	}
-	var fdes []fde
-	var cie []unwind.Row
-	var cols []string
-	var cur *fde
-	inCIE := false
-	signal := map[string]bool{} // CIEs with the S augmentation, by offset
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		fs := strings.Fields(line)
-		switch {
-		case len(fs) > 4 && fs[3] == "CIE":
-			inCIE, cur, cie = true, nil, nil
-			if strings.Contains(fs[4], "S") {
-				signal[fs[0]] = true
-			}
-		case len(fs) > 3 && fs[3] == "FDE":
-			inCIE = false
-			r := strings.TrimPrefix(fs[len(fs)-1], "pc=")
-			lo, hi, _ := strings.Cut(r, "..")
-			a, _ := strconv.ParseUint(lo, 16, 64)
-			b, _ := strconv.ParseUint(hi, 16, 64)
-			fdes = append(fdes, fde{lo: a, hi: b})
-			cur = &fdes[len(fdes)-1]
-			if signal[strings.TrimPrefix(fs[4], "cie=")] {
-				// A sigreturn trampoline: one row for the whole FDE.
-				cur.rows = []unwind.Row{{PC: uint32(a), Kind: unwind.KindSignal}}
-				cur = nil
-				continue
-			}
-			for _, c := range cie {
-				c.PC = uint32(a)
-				cur.rows = append(cur.rows, c)
-			}
-		case len(fs) > 0 && fs[0] == "LOC":
-			cols = fs
-			if cur != nil {
-				cur.rows = nil
-			}
-		case len(fs) == len(cols) && len(fs) > 0 && fs[1] != "terminator":
-			pc, err := strconv.ParseUint(fs[0], 16, 64)
-			if err != nil {
-				continue
-			}
-			var r unwind.Row
-			r.PC = uint32(pc)
-			cfa := fs[1]
-			switch {
-			case strings.HasPrefix(cfa, "rsp+"):
-				n, _ := strconv.Atoi(cfa[4:])
-				r.Kind, r.CFAOffset = unwind.KindRSP, int16(n)
-			case strings.HasPrefix(cfa, "rbp+"):
-				n, _ := strconv.Atoi(cfa[4:])
-				r.Kind, r.CFAOffset = unwind.KindRBP, int16(n)
-			case cfa == "exp":
-				r.Kind, r.CFAOffset = unwind.KindPLT, 11
-			}
-			for i, c := range cols {
-				switch {
-				case c == "ra" && fs[i] == "u":
-					r.Kind = unwind.KindStop
-				case c == "ra" && fs[i] != "c-8":
-					r.Kind = unwind.KindInvalid
-				case c == "rbp" && strings.HasPrefix(fs[i], "c-"):
-					n, _ := strconv.Atoi(fs[i][2:])
-					r.Kind |= unwind.RBPSaved
-					r.RBPOffset = int8(-n / 8)
-				}
-			}
-			if inCIE {
-				cie = append(cie, r)
-			} else if cur != nil {
-				cur.rows = append(cur.rows, r)
-			}
-		}
-	}
-	sort.Slice(fdes, func(i, j int) bool { return fdes[i].lo < fdes[j].lo })
-	var rows []unwind.Row
-	for i, f := range fdes {
-		rows = append(rows, f.rows...)
-		if i+1 == len(fdes) || fdes[i+1].lo != f.hi {
-			rows = append(rows, unwind.Row{PC: uint32(f.hi)})
-		}
-	}
-	return rows, nil
-}
 
 // buildC compiles src with gcc and extra flags into a temporary binary.
 func BuildC(t *testing.T, name, src string, flags ...string) string {
