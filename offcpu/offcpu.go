@@ -125,6 +125,9 @@ func open(ctx context.Context, cfg Config) (*Tracer, error) {
 	if cfg.StackStorageSize > 0 {
 		spec.Maps["stacks"].MaxEntries = cfg.StackStorageSize
 	}
+	if !cfg.UserStacks {
+		cfg.Unwind = loader.ModeFP // no user stacks: no tables to load
+	}
 	loader.SizeMaps(spec, cfg.Unwind, cfg.UnwindRows)
 	t := &Tracer{cfg: cfg}
 	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts"); err != nil {

@@ -108,6 +108,9 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 	if cfg.HashStorageSize > 0 {
 		spec.Maps["counts"].MaxEntries = cfg.HashStorageSize
 	}
+	if !cfg.UserStacks {
+		cfg.Unwind = loader.ModeFP // no user stacks: no tables to load
+	}
 	loader.SizeMaps(spec, cfg.Unwind, cfg.UnwindRows)
 	s := &Sampler{cfg: cfg}
 	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts"); err != nil {

@@ -66,3 +66,20 @@ func SizeMaps(spec *ebpf.CollectionSpec, mode Mode, rows uint32) {
 		m.MaxEntries = rows
 	}
 }
+
+// MaxRowsFlag is the largest row budget accepted: 512 MiB of kernel memory.
+const MaxRowsFlag = 1 << 26
+
+// CheckRows validates a row budget given on the command line.
+func CheckRows(n uint64) (uint32, error) {
+	if n < 1024 || n > MaxRowsFlag {
+		return 0, fmt.Errorf("--unwind-rows %d out of range: use 1024 to %d (8 bytes of kernel memory each; default %d)", n, MaxRowsFlag, DefaultRows)
+	}
+	return uint32(n), nil
+}
+
+// ModeHelp and RowsHelp are the --help lines of --unwind and --unwind-rows.
+const (
+	ModeHelp = "how to walk user stacks: auto (DWARF CFI where a binary has it, frame pointers elsewhere), fp (frame pointers only) or dwarf (CFI only; code without it ends the stack) (default auto)"
+	RowsHelp = "rows of DWARF unwind tables kept in the kernel, 8 bytes each; once full, binaries loaded later are walked by frame pointers (default 4194304)"
+)
