@@ -21,6 +21,7 @@ import (
 	"github.com/emberprof/ember/outfile"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/symbolize"
+	"github.com/emberprof/ember/unwind/loader"
 )
 
 const usageHead = `usage: offcputime [-h] [-p PID | -t TID | -u | -k] [-U | -K] [-d] [-f]
@@ -82,6 +83,8 @@ type flags struct {
 	userThreads, kernelThreads            *bool
 	userOnly, kernelOnly, delimit, folded *bool
 	stats                                 *bool
+	unwind                                *string
+	unwindRows                            *uint64
 	minBlock, maxBlock, stackSize         *uint64
 }
 
@@ -102,6 +105,8 @@ func defineFlags(fs *getopt.Set) *flags {
 		format:        fs.String(0, "format", "FORMAT", "", "text (BCC multi-line), folded, pprof or svg (default text; folded with -f)"),
 		output:        fs.String('o', "output", "FILE", "", "write to FILE, atomically, instead of standard output"),
 		stats:         fs.Bool(0, "stats", "print the BPF program's run count and cost per context switch on stderr"),
+		unwind:        fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
+		unwindRows:    fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
 	}
 }
 
@@ -179,6 +184,12 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	}
 	if c.offcpu.TIDs, err = parseIDs(*f.tids, "-t", "thread", procRoot); err != nil {
 		return nil, err
+	}
+	if c.offcpu.Unwind, err = loader.ParseMode(*f.unwind); err != nil {
+		return nil, usageError{err}
+	}
+	if c.offcpu.UnwindRows, err = loader.CheckRows(*f.unwindRows); err != nil {
+		return nil, usageError{err}
 	}
 	return c, nil
 }
@@ -260,6 +271,7 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 		}
 		defer st.Close()
 	}
+	cfg.offcpu.UnwindWarn = stderr
 	sym := symbolize.New(symbolize.Config{})
 	defer sym.Close()
 	tr, err := offcpu.OpenContext(ctx, cfg.offcpu)
@@ -303,6 +315,7 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	unwStats, unwInfo, _ := tr.Unwind()
 	// Unload the BPF programs before symbolizing, which reads files of
 	// other users and may be slow.
 	tr.Close()
@@ -326,6 +339,9 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 	default:
 	}
 	reportLosses(stderr, losses)
+	if w := loader.Warning(unwStats); w != "" {
+		fmt.Fprintln(stderr, w)
+	}
 	for _, w := range sym.Warnings(cfg.offcpu.KernelStacks) {
 		fmt.Fprintln(stderr, w)
 	}
@@ -335,6 +351,9 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 			perRun = float64(bpfTime.Nanoseconds()) / float64(runs)
 		}
 		fmt.Fprintf(stderr, "stats: entries=%d bpf_runs=%d bpf_ns_per_run=%.0f\n", len(recs), runs, perRun)
+		if cfg.offcpu.Unwind != loader.ModeFP {
+			fmt.Fprintln(stderr, loader.Fields(cfg.offcpu.Unwind, unwStats, unwInfo))
+		}
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/sampler"
 	"github.com/emberprof/ember/symbolize"
+	"github.com/emberprof/ember/unwind/loader"
 )
 
 const usageHead = `usage: profile [-h] [-p PID | -L TID] [-U | -K] [-F FREQUENCY | -c COUNT]
@@ -81,6 +82,8 @@ type flags struct {
 	annotate, idle, folded, stats    *bool
 	freq, count, stackSize, hashSize *uint64
 	cpu                              *int64
+	unwind                           *string
+	unwindRows                       *uint64
 }
 
 func defineFlags(fs *getopt.Set) *flags {
@@ -101,6 +104,8 @@ func defineFlags(fs *getopt.Set) *flags {
 		format:     fs.String(0, "format", "FORMAT", "", "text (BCC multi-line), folded, pprof or svg (default text; folded with -f)"),
 		output:     fs.String('o', "output", "FILE", "", "write to FILE, atomically, instead of standard output"),
 		stats:      fs.Bool(0, "stats", "print timings and the profiler's own CPU time on stderr"),
+		unwind:     fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
+		unwindRows: fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
 	}
 }
 
@@ -173,6 +178,12 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	}
 	if c.sampler.TIDs, err = parseIDs(*f.tids, "-L", "thread", procRoot); err != nil {
 		return nil, err
+	}
+	if c.sampler.Unwind, err = loader.ParseMode(*f.unwind); err != nil {
+		return nil, usageError{err}
+	}
+	if c.sampler.UnwindRows, err = loader.CheckRows(*f.unwindRows); err != nil {
+		return nil, usageError{err}
 	}
 	return c, nil
 }
@@ -255,6 +266,7 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 		}
 		defer st.Close()
 	}
+	cfg.sampler.UnwindWarn = stderr
 	sym := symbolize.New(symbolize.Config{})
 	defer sym.Close()
 	s, err := sampler.OpenContext(ctx, cfg.sampler)
@@ -299,6 +311,7 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	unwStats, unwInfo, _ := s.Unwind()
 	// Unload the BPF programs before symbolizing, which reads files of
 	// other users and may be slow.
 	s.Close()
@@ -325,6 +338,9 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 	default:
 	}
 	reportLosses(stderr, losses)
+	if w := loader.Warning(unwStats); w != "" {
+		fmt.Fprintln(stderr, w)
+	}
 	for _, w := range sym.Warnings(cfg.sampler.KernelStacks) {
 		fmt.Fprintln(stderr, w)
 	}
@@ -332,6 +348,9 @@ func collect(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error
 		st.attach, st.output = attached.Sub(t0), time.Since(end)
 		st.sampling, st.samplingCPU, st.totalCPU = end.Sub(attached), cpuEnd-cpuAttached, selfCPU()
 		printStats(stderr, st, recs)
+		if cfg.sampler.Unwind != loader.ModeFP {
+			fmt.Fprintln(stderr, loader.Fields(cfg.sampler.Unwind, unwStats, unwInfo))
+		}
 	}
 	return nil
 }
