@@ -33,7 +33,8 @@ __attribute__((noinline)) void c(int how) {
 __attribute__((noinline)) void b(int how) { c(how); sink++; }
 __attribute__((noinline)) void a(int how) { b(how); sink++; }
 int main(int argc, char **argv) {
-	if (pipe(fds)) return 2;
+	char go;
+	if (pipe(fds) || read(0, &go, 1) != 1) return 2;
 	int n = atoi(argv[2]);
 	for (int i = 0; i < n; i++) a(argv[1][0]);
 	return 0;
@@ -46,19 +47,28 @@ func TestUnwindBlocked(t *testing.T) {
 	syms := unwindtest.LoadSymtab(t, bin)
 	for _, how := range []string{"sleep", "pipe"} {
 		t.Run(how, func(t *testing.T) {
-			tr, err := Open(Config{MinBlock: time.Microsecond, UserStacks: true, Unwind: loader.ModeAuto, UnwindRows: 1 << 20})
+			// The child waits in main for a byte, so that every block
+			// traced is one of main's: not the dynamic linker's at start.
+			cmd := exec.Command(bin, how[:1], "2000")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			tr, err := Open(Config{MinBlock: time.Microsecond, UserStacks: true, Unwind: loader.ModeAuto, UnwindRows: 1 << 20, PIDs: []uint32{uint32(cmd.Process.Pid)}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tr.Close()
-			cmd := exec.Command(bin, how[:1], "2000")
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
 			time.Sleep(50 * time.Millisecond)
 			base := unwindtest.MappedBase(t, cmd.Process.Pid, bin)
+			in.Write([]byte{1})
+			in.Close()
 			if err := cmd.Wait(); err != nil {
 				t.Fatalf("%v\n%s", err, out.Bytes())
 			}

@@ -154,7 +154,16 @@ func (l *Loader) read() {
 		if len(rec.RawSample) < 8 {
 			continue
 		}
-		l.queue.push(binary.NativeEndian.Uint32(rec.RawSample))
+		pid := binary.NativeEndian.Uint32(rec.RawSample)
+		if binary.NativeEndian.Uint32(rec.RawSample[4:]) == reqExec {
+			// Its mappings are gone: forget them, and load it again
+			// only when the walker meets it, as most execs are not.
+			l.mu.Lock()
+			l.forget(pid)
+			l.mu.Unlock()
+			continue
+		}
+		l.queue.push(pid)
 	}
 }
 
