@@ -2,7 +2,10 @@ package sampler
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 const chainC = `
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 volatile unsigned long sink;
 __attribute__((noinline)) void c(unsigned long n) { for (unsigned long i = 0; i < n; i++) sink += i; }
 __attribute__((noinline)) void b(unsigned long n) { c(n); sink++; }
@@ -24,6 +28,8 @@ __attribute__((noinline)) void a(unsigned long n) { b(n); sink++; }
 int main(int argc, char **argv) {
 	double secs = atof(argv[1]);
 	struct timespec t0, t;
+	char go;
+	if (read(0, &go, 1) != 1) return 2;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
 		a(2000000);
@@ -33,27 +39,40 @@ int main(int argc, char **argv) {
 }
 `
 
-// profileChild starts the command, samples it alone (-p) while it runs, and
-// returns the records, its pid and its load address. Sampling it alone keeps
-// the loader from building other processes' tables first.
+// profileChild starts the command, which waits for a byte on its stdin,
+// samples it alone (-p), loads its tables, lets it run, and returns the
+// records, its pid and its load address. The walk is tested here, not how
+// soon tables load on a busy machine: code mapped later (dlopen) is loaded
+// when the walker asks.
 func profileChild(t *testing.T, cfg Config, bin string, args ...string) (*Sampler, []sample.Record, int, uint64) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { cmd.Process.Kill() })
 	cfg.PIDs = []uint32{uint32(cmd.Process.Pid)}
 	s, err := Open(cfg)
 	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	time.Sleep(100 * time.Millisecond)
+	// The child is past the dynamic linker once it waits on its stdin.
+	for i := 0; i < 100 && !waitingOnStdin(cmd.Process.Pid); i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.LoadProcess(uint32(cmd.Process.Pid)); err != nil {
+		t.Fatal(err)
+	}
 	base := unwindtest.MappedBase(t, cmd.Process.Pid, bin)
+	in.Write([]byte{1})
+	in.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("%s: %v\n%s", bin, err, out.Bytes())
 	}
@@ -97,6 +116,7 @@ const wideC = `
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 volatile unsigned long sink;
 static double secs;
 static struct timespec t0;
@@ -142,6 +162,8 @@ __attribute__((noinline)) void do_dlopen(const char *lib) {
 int main(int argc, char **argv) {
 	if (argc < 3) return 2;
 	secs = atof(argv[2]);
+	char go;
+	if (read(0, &go, 1) != 1) return 2;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	switch (argv[1][0]) {
 	case 'q': do_qsort(); break;
@@ -187,4 +209,10 @@ func TestUnwindWide(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitingOnStdin says whether pid sleeps in a read (wchan names a pipe wait).
+func waitingOnStdin(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+	return err == nil && strings.Contains(string(b), "pipe")
 }
