@@ -55,6 +55,10 @@ type Config struct {
 
 	// checkUserWalk compares each user walk with the kernel's (tests).
 	checkUserWalk bool
+	// unwindWorkers and unwindLazy set the loader's workers and keep it
+	// from loading PIDs before the walker asks (benchmarks).
+	unwindWorkers int
+	unwindLazy    bool
 }
 
 // Sampler is a loaded and attached sampling program.
@@ -143,7 +147,7 @@ func (s *Sampler) start(ctx context.Context) error {
 		s.unw, err = loader.Start(loader.Maps{
 			Rows: s.objs.UnwindRows, Files: s.objs.UnwindFiles,
 			Procs: s.objs.UnwindProcs, Requests: s.objs.UnwindRequests,
-		}, loader.Options{Warn: s.cfg.UnwindWarn, First: s.cfg.PIDs})
+		}, s.loaderOptions())
 		if err != nil {
 			return err
 		}
@@ -187,6 +191,14 @@ func (s *Sampler) start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func (s *Sampler) loaderOptions() loader.Options {
+	o := loader.Options{Warn: s.cfg.UnwindWarn, First: s.cfg.PIDs, Workers: s.cfg.unwindWorkers}
+	if s.cfg.unwindLazy {
+		o.First = nil
+	}
+	return o
 }
 
 func (s *Sampler) cpus() ([]int, error) {
