@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-3}
 ITERS=${ITERS:-200000000}
-PEERS=${PEERS:-../shared/peers}
+PEERS=${PEERS:-$(for d in ../shared/peers ../../shared/peers; do [ -d "$d" ] && echo "$d" && break; done)}
 PY=/usr/bin/python3.11
 tmp=$(mktemp -d)
 pids=()

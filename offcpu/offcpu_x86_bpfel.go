@@ -121,6 +121,7 @@ const (
 	offcpuMapUnwindProcs       = "unwind_procs"
 	offcpuMapUnwindRequests    = "unwind_requests"
 	offcpuMapUnwindRows        = "unwind_rows"
+	offcpuMapUnwindSnaps       = "unwind_snaps"
 	offcpuMapUnwindStats       = "unwind_stats"
 	offcpuMapWalkChecks        = "walk_checks"
 	offcpuProgOnExec           = "on_exec"
@@ -136,6 +137,7 @@ const (
 	offcpuVarMinNs             = "min_ns"
 	offcpuVarState             = "state"
 	offcpuVarUnwindMode        = "unwind_mode"
+	offcpuVarUnwindSnapshot    = "unwind_snapshot"
 	offcpuVarUserStacks        = "user_stacks"
 	offcpuVarUserThreadsOnly   = "user_threads_only"
 )
@@ -205,6 +207,7 @@ type offcpuMapSpecs struct {
 	UnwindProcs    *ebpf.MapSpec `ebpf:"unwind_procs"`
 	UnwindRequests *ebpf.MapSpec `ebpf:"unwind_requests"`
 	UnwindRows     *ebpf.MapSpec `ebpf:"unwind_rows"`
+	UnwindSnaps    *ebpf.MapSpec `ebpf:"unwind_snaps"`
 	UnwindStats    *ebpf.MapSpec `ebpf:"unwind_stats"`
 	WalkChecks     *ebpf.MapSpec `ebpf:"walk_checks"`
 }
@@ -224,6 +227,7 @@ type offcpuVariableSpecs struct {
 	MinNs             *ebpf.VariableSpec `ebpf:"min_ns"`
 	State             *ebpf.VariableSpec `ebpf:"state"`
 	UnwindMode        *ebpf.VariableSpec `ebpf:"unwind_mode"`
+	UnwindSnapshot    *ebpf.VariableSpec `ebpf:"unwind_snapshot"`
 	UserStacks        *ebpf.VariableSpec `ebpf:"user_stacks"`
 	UserThreadsOnly   *ebpf.VariableSpec `ebpf:"user_threads_only"`
 }
@@ -263,6 +267,7 @@ type offcpuMaps struct {
 	UnwindProcs    *ebpf.Map `ebpf:"unwind_procs"`
 	UnwindRequests *ebpf.Map `ebpf:"unwind_requests"`
 	UnwindRows     *ebpf.Map `ebpf:"unwind_rows"`
+	UnwindSnaps    *ebpf.Map `ebpf:"unwind_snaps"`
 	UnwindStats    *ebpf.Map `ebpf:"unwind_stats"`
 	WalkChecks     *ebpf.Map `ebpf:"walk_checks"`
 }
@@ -284,6 +289,7 @@ func (m *offcpuMaps) Close() error {
 		m.UnwindProcs,
 		m.UnwindRequests,
 		m.UnwindRows,
+		m.UnwindSnaps,
 		m.UnwindStats,
 		m.WalkChecks,
 	)
@@ -304,6 +310,7 @@ type offcpuVariables struct {
 	MinNs             *ebpf.Variable `ebpf:"min_ns"`
 	State             *ebpf.Variable `ebpf:"state"`
 	UnwindMode        *ebpf.Variable `ebpf:"unwind_mode"`
+	UnwindSnapshot    *ebpf.Variable `ebpf:"unwind_snapshot"`
 	UserStacks        *ebpf.Variable `ebpf:"user_stacks"`
 	UserThreadsOnly   *ebpf.Variable `ebpf:"user_threads_only"`
 }

@@ -59,6 +59,9 @@ type Config struct {
 	// from loading PIDs before the walker asks (benchmarks).
 	unwindWorkers int
 	unwindLazy    bool
+	// unwindSnapshot records each walk with its registers and stack in
+	// unwind_snaps (tests).
+	unwindSnapshot bool
 }
 
 // Sampler is a loaded and attached sampling program.
@@ -102,6 +105,7 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 		"user_stacks":     cfg.UserStacks,
 		"check_user_walk": cfg.checkUserWalk,
 		"unwind_mode":     uint32(cfg.Unwind),
+		"unwind_snapshot": cfg.unwindSnapshot,
 	}
 	if err := bpfenv.SetVariables(spec, vars); err != nil {
 		return nil, err
@@ -116,6 +120,9 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 		cfg.Unwind = loader.ModeFP // no user stacks: no tables to load
 	}
 	loader.SizeMaps(spec, cfg.Unwind, cfg.UnwindRows)
+	if cfg.unwindSnapshot {
+		spec.Maps["unwind_snaps"].MaxEntries = 64 << 20
+	}
 	s := &Sampler{cfg: cfg}
 	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts"); err != nil {
 		return nil, err

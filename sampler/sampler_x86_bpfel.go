@@ -98,6 +98,7 @@ const (
 	samplerMapUnwindProcs    = "unwind_procs"
 	samplerMapUnwindRequests = "unwind_requests"
 	samplerMapUnwindRows     = "unwind_rows"
+	samplerMapUnwindSnaps    = "unwind_snaps"
 	samplerMapUnwindStats    = "unwind_stats"
 	samplerMapWalkChecks     = "walk_checks"
 	samplerProgOnExec        = "on_exec"
@@ -108,6 +109,7 @@ const (
 	samplerVarIncludeIdle    = "include_idle"
 	samplerVarKernelStacks   = "kernel_stacks"
 	samplerVarUnwindMode     = "unwind_mode"
+	samplerVarUnwindSnapshot = "unwind_snapshot"
 	samplerVarUserStacks     = "user_stacks"
 )
 
@@ -175,6 +177,7 @@ type samplerMapSpecs struct {
 	UnwindProcs    *ebpf.MapSpec `ebpf:"unwind_procs"`
 	UnwindRequests *ebpf.MapSpec `ebpf:"unwind_requests"`
 	UnwindRows     *ebpf.MapSpec `ebpf:"unwind_rows"`
+	UnwindSnaps    *ebpf.MapSpec `ebpf:"unwind_snaps"`
 	UnwindStats    *ebpf.MapSpec `ebpf:"unwind_stats"`
 	WalkChecks     *ebpf.MapSpec `ebpf:"walk_checks"`
 }
@@ -183,13 +186,14 @@ type samplerMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type samplerVariableSpecs struct {
-	CheckUserWalk *ebpf.VariableSpec `ebpf:"check_user_walk"`
-	FilterTgid    *ebpf.VariableSpec `ebpf:"filter_tgid"`
-	FilterTid     *ebpf.VariableSpec `ebpf:"filter_tid"`
-	IncludeIdle   *ebpf.VariableSpec `ebpf:"include_idle"`
-	KernelStacks  *ebpf.VariableSpec `ebpf:"kernel_stacks"`
-	UnwindMode    *ebpf.VariableSpec `ebpf:"unwind_mode"`
-	UserStacks    *ebpf.VariableSpec `ebpf:"user_stacks"`
+	CheckUserWalk  *ebpf.VariableSpec `ebpf:"check_user_walk"`
+	FilterTgid     *ebpf.VariableSpec `ebpf:"filter_tgid"`
+	FilterTid      *ebpf.VariableSpec `ebpf:"filter_tid"`
+	IncludeIdle    *ebpf.VariableSpec `ebpf:"include_idle"`
+	KernelStacks   *ebpf.VariableSpec `ebpf:"kernel_stacks"`
+	UnwindMode     *ebpf.VariableSpec `ebpf:"unwind_mode"`
+	UnwindSnapshot *ebpf.VariableSpec `ebpf:"unwind_snapshot"`
+	UserStacks     *ebpf.VariableSpec `ebpf:"user_stacks"`
 }
 
 // samplerObjects contains all objects after they have been loaded into the kernel.
@@ -226,6 +230,7 @@ type samplerMaps struct {
 	UnwindProcs    *ebpf.Map `ebpf:"unwind_procs"`
 	UnwindRequests *ebpf.Map `ebpf:"unwind_requests"`
 	UnwindRows     *ebpf.Map `ebpf:"unwind_rows"`
+	UnwindSnaps    *ebpf.Map `ebpf:"unwind_snaps"`
 	UnwindStats    *ebpf.Map `ebpf:"unwind_stats"`
 	WalkChecks     *ebpf.Map `ebpf:"walk_checks"`
 }
@@ -246,6 +251,7 @@ func (m *samplerMaps) Close() error {
 		m.UnwindProcs,
 		m.UnwindRequests,
 		m.UnwindRows,
+		m.UnwindSnaps,
 		m.UnwindStats,
 		m.WalkChecks,
 	)
@@ -255,13 +261,14 @@ func (m *samplerMaps) Close() error {
 //
 // It can be passed to loadSamplerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type samplerVariables struct {
-	CheckUserWalk *ebpf.Variable `ebpf:"check_user_walk"`
-	FilterTgid    *ebpf.Variable `ebpf:"filter_tgid"`
-	FilterTid     *ebpf.Variable `ebpf:"filter_tid"`
-	IncludeIdle   *ebpf.Variable `ebpf:"include_idle"`
-	KernelStacks  *ebpf.Variable `ebpf:"kernel_stacks"`
-	UnwindMode    *ebpf.Variable `ebpf:"unwind_mode"`
-	UserStacks    *ebpf.Variable `ebpf:"user_stacks"`
+	CheckUserWalk  *ebpf.Variable `ebpf:"check_user_walk"`
+	FilterTgid     *ebpf.Variable `ebpf:"filter_tgid"`
+	FilterTid      *ebpf.Variable `ebpf:"filter_tid"`
+	IncludeIdle    *ebpf.Variable `ebpf:"include_idle"`
+	KernelStacks   *ebpf.Variable `ebpf:"kernel_stacks"`
+	UnwindMode     *ebpf.Variable `ebpf:"unwind_mode"`
+	UnwindSnapshot *ebpf.Variable `ebpf:"unwind_snapshot"`
+	UserStacks     *ebpf.Variable `ebpf:"user_stacks"`
 }
 
 // samplerPrograms contains all programs after they have been loaded into the kernel.

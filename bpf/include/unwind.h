@@ -48,6 +48,7 @@ _Static_assert(sizeof(struct unwind_row) == 8, "unwind_row must be 8 bytes, as u
 #define UNWIND_KIND_MASK 0x0f
 #define UNWIND_RBP_MASK 0x30
 #define UNWIND_RBP_SAVED 0x10
+#define UNWIND_RBP_AT_RBP 0x20
 
 /* unwind_file is one binary's range of rows. */
 struct unwind_file {
@@ -408,6 +409,12 @@ static long unwind_frame(__u64 i, struct unwind_walk *w)
 			w->end = UNWIND_ERR_READ;
 			return 1;
 		}
+		/* A realigned main keeps its caller's rbp beside its own frame. */
+		if ((kind & UNWIND_RBP_MASK) == UNWIND_RBP_AT_RBP &&
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(w->bp + 8 * rbp_off))) {
+			w->end = UNWIND_ERR_READ;
+			return 1;
+		}
 	}
 	unwind_count(UNWIND_FRAMES);
 	if (ra == 0) {
@@ -424,6 +431,51 @@ static long unwind_frame(__u64 i, struct unwind_walk *w)
 	w->bp = bp;
 	w->exact = false;
 	return 0;
+}
+
+/* A test-only record of one walk beside what it started from: the walker's
+ * frames, the user registers and a copy of the stack from sp, so that a
+ * unwinder in user space can replay the walk (unwind_snapshot, set by tests). */
+const volatile bool unwind_snapshot = false;
+#define UNWIND_SNAP_CHUNK 1024
+#define UNWIND_SNAP_CHUNKS 32
+struct unwind_snap {
+	__u32 pid;
+	__u32 n;	    /* frames in pcs */
+	__u32 stack_len;    /* bytes of stack copied from sp */
+	__u32 end;	    /* the counter slot that ended the walk */
+	__u64 ip, sp, bp;
+	__u64 pcs[MAX_STACK_DEPTH];
+	__u8 stack[UNWIND_SNAP_CHUNK * UNWIND_SNAP_CHUNKS];
+};
+
+/* Sized at load: one page unless unwind_snapshot is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} unwind_snaps SEC(".maps");
+
+static __always_inline void unwind_record(struct unwind_walk *w, struct pt_regs *regs)
+{
+	struct unwind_snap *r = bpf_ringbuf_reserve(&unwind_snaps, sizeof(*r), 0);
+	if (!r)
+		return;
+	r->pid = w->pid;
+	r->n = w->n;
+	r->end = w->end;
+	r->ip = regs->ip;
+	r->sp = regs->sp;
+	r->bp = regs->bp;
+	r->stack_len = 0;
+	for (int i = 0; i < MAX_STACK_DEPTH; i++)
+		r->pcs[i] = w->s->pcs[i];
+	for (int i = 0; i < UNWIND_SNAP_CHUNKS; i++) {
+		if (bpf_probe_read_user(r->stack + i * UNWIND_SNAP_CHUNK, UNWIND_SNAP_CHUNK,
+					(void *)(regs->sp + i * UNWIND_SNAP_CHUNK)))
+			break;
+		r->stack_len += UNWIND_SNAP_CHUNK;
+	}
+	bpf_ringbuf_submit(r, 0);
 }
 
 /* unwind_user walks the user stack of the current task from its saved user
@@ -445,6 +497,8 @@ static __always_inline __u32 unwind_user(struct task_struct *task, struct stack 
 	bpf_loop(MAX_STACK_DEPTH - 1, unwind_frame, &w, 0);
 	unwind_count(UNWIND_WALKS);
 	unwind_count(w.end ? w.end : UNWIND_ERR_DEPTH);
+	if (unwind_snapshot)
+		unwind_record(&w, regs);
 	__u64 h = (w.hash ^ w.n) * 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
 	return store_hashed(s, h ? h : 1, id);
