@@ -29,7 +29,7 @@ gcc -O2 -fomit-frame-pointer -pthread -o "$tmp/cpubench" "$PEERS/cpubench.c"
 have_perf=0; command -v perf >/dev/null && have_perf=1
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-field() { sed -n "s/.*[ :]$1=\([0-9.]*\).*/\1/p" | head -1; }
+field() { tr " " "\n" | sed -n "s/^$1=\([0-9.]*\).*/\1/p" | head -1; }
 ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.3f", $1/$2; else print "nan" }'; }
 
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg) (figures are only comparable within this run)"
