@@ -165,6 +165,17 @@ func (t *Tracer) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if t.unw != nil {
+		// The processes asked for (-p) get their tables before sampling
+		// starts, so that their first stacks are whole, unless that takes
+		// longer than FirstWait.
+		select {
+		case <-t.unw.FirstLoaded():
+		case <-time.After(loader.FirstWait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	progs := []struct {
 		name string
 		prog *ebpf.Program

@@ -224,7 +224,7 @@ func perfDepth(b []byte) depth {
 		switch {
 		case len(fs) == 0:
 			flush()
-		case line[0] == ' ' || line[0] == '\t':
+		case line[0] == '\t': // a frame; headers start with the tid, right-aligned
 			// perf prints file offsets here, so main is found by name;
 			// inlined functions are not frames of the stack, and ember
 			// adds them only when it symbolizes.

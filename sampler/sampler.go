@@ -159,6 +159,17 @@ func (s *Sampler) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if s.unw != nil {
+		// The processes asked for (-p) get their tables before sampling
+		// starts, so that their first stacks are whole, unless that takes
+		// longer than FirstWait.
+		select {
+		case <-s.unw.FirstLoaded():
+		case <-time.After(loader.FirstWait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.OnExec, AttachType: ebpf.AttachTraceRawTp})
 	if err != nil {
 		return bpfenv.Explain("attach sched_process_exec", err)

@@ -57,6 +57,9 @@ type Loader struct {
 	queue *queue
 	slots chan struct{} // one token per table being built
 
+	firstLeft  map[uint32]bool // First processes not loaded yet
+	firstReady chan struct{}   // closed once none is left
+
 	mu       sync.Mutex
 	files    map[fileKey]*file
 	tables   map[unwind.Key]uint32 // uploaded tables by build ID: their index in unwind_files
@@ -124,6 +127,14 @@ func Start(m Maps, opt Options) (*Loader, error) {
 		maxRows:  m.Rows.MaxEntries(),
 		maxFiles: m.Files.MaxEntries(),
 		warned:   map[string]bool{},
+	}
+	l.firstLeft = map[uint32]bool{}
+	l.firstReady = make(chan struct{})
+	for _, pid := range opt.First {
+		l.firstLeft[pid] = true
+	}
+	if len(l.firstLeft) == 0 {
+		close(l.firstReady)
 	}
 	if l.cache == nil {
 		l.cache = unwind.NewCache(int(l.maxRows) * unwind.RowSize)
@@ -199,8 +210,20 @@ func (l *Loader) work(ctx context.Context) {
 		}
 		l.Load(pid)
 		l.queue.done(pid)
+		l.mu.Lock()
+		if l.firstLeft[pid] {
+			delete(l.firstLeft, pid)
+			if len(l.firstLeft) == 0 {
+				close(l.firstReady)
+			}
+		}
+		l.mu.Unlock()
 	}
 }
+
+// FirstLoaded is closed once every process of Options.First has been loaded
+// (or found gone).
+func (l *Loader) FirstLoaded() <-chan struct{} { return l.firstReady }
 
 // Close stops serving; the maps keep what was loaded.
 func (l *Loader) Close() error {

@@ -2,6 +2,7 @@ package loader
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/cilium/ebpf"
 )
@@ -83,3 +84,7 @@ const (
 	ModeHelp = "how to walk user stacks: auto (DWARF CFI where a binary has it, frame pointers elsewhere), fp (frame pointers only) or dwarf (CFI only; code without it ends the stack) (default auto)"
 	RowsHelp = "rows of DWARF unwind tables kept in the kernel, 8 bytes each; once full, binaries loaded later are walked by frame pointers (default 4194304)"
 )
+
+// FirstWait bounds how long a collector waits for the tables of the
+// processes it was asked for (-p) before it starts sampling.
+const FirstWait = 500 * time.Millisecond
