@@ -214,14 +214,13 @@ func (t *Tracer) Stop() {
 // Read returns every (thread, stacks) entry with its block count and total
 // blocked time, and the loss counters.
 func (t *Tracer) Read() ([]sample.Record, sample.Losses, error) {
+	keys, vals, err := stackmap.Entries[offcpuKey, offcpuValue](t.objs.Counts)
+	if err != nil {
+		return nil, sample.Losses{}, err
+	}
 	stacks := stackmap.NewReader(t.objs.Stacks)
-	var (
-		recs []sample.Record
-		key  offcpuKey
-		val  offcpuValue
-	)
-	it := t.objs.Counts.Iterate()
-	for it.Next(&key, &val) {
+	recs := make([]sample.Record, 0, len(keys))
+	for i, key := range keys {
 		ks, err := stacks.Stack(key.KernelStack, key.KernelState)
 		if err != nil {
 			return nil, sample.Losses{}, err
@@ -236,12 +235,9 @@ func (t *Tracer) Read() ([]sample.Record, sample.Losses, error) {
 			Comm:   sample.CommString(key.Comm[:]),
 			Kernel: ks,
 			User:   us,
-			Count:  val.Count,
-			Nanos:  val.Nanos,
+			Count:  vals[i].Count,
+			Nanos:  vals[i].Nanos,
 		})
-	}
-	if err := it.Err(); err != nil {
-		return nil, sample.Losses{}, fmt.Errorf("read counts: %w", err)
 	}
 	losses, err := stackmap.ReadLosses(t.objs.Losses)
 	return recs, losses, err

@@ -176,14 +176,16 @@ func TestSleeperStacks(t *testing.T) {
 	}
 }
 
-// TestMinBlockDropsShortBlocks runs a sleeper of 1 ms blocks beside one of 30
-// ms blocks: -m 10000 keeps only the second.
+// TestMinBlockDropsShortBlocks runs a sleeper of 1 ms blocks beside one of 80
+// ms blocks: -m 50000 keeps only the second. The gap is wide because on a
+// loaded machine a woken thread can wait for a CPU for over 10 ms, which
+// is blocked time too.
 func TestMinBlockDropsShortBlocks(t *testing.T) {
 	bpftest.Require(t)
-	short, long := startSleeper(t, 50, 1), startSleeper(t, 4, 30)
+	short, long := startSleeper(t, 50, 1), startSleeper(t, 3, 80)
 	cfg := defaultConfig()
 	cfg.PIDs = []uint32{short.pid, long.pid}
-	cfg.MinBlock = 10 * time.Millisecond
+	cfg.MinBlock = 50 * time.Millisecond
 	recs, _ := trace(t, cfg, nil, func() {
 		short.release(t)
 		long.release(t)
@@ -193,10 +195,10 @@ func TestMinBlockDropsShortBlocks(t *testing.T) {
 	got := nanosByPID(recs)
 	t.Logf("blocked ns by pid: %v (short %d, long %d)", got, short.pid, long.pid)
 	if got[short.pid] != 0 {
-		t.Errorf("-m 10ms kept %v of 1 ms blocks", time.Duration(got[short.pid]))
+		t.Errorf("-m 50ms kept %v of 1 ms blocks", time.Duration(got[short.pid]))
 	}
-	if want := uint64(4 * 30 * time.Millisecond); got[long.pid] < want*85/100 {
-		t.Errorf("-m 10ms kept %v of the 30 ms blocks, want about %v", time.Duration(got[long.pid]), time.Duration(want))
+	if want := uint64(3 * 80 * time.Millisecond); got[long.pid] < want*85/100 {
+		t.Errorf("-m 50ms kept %v of the 80 ms blocks, want about %v", time.Duration(got[long.pid]), time.Duration(want))
 	}
 	for _, r := range recs {
 		if r.Nanos < uint64(10*time.Millisecond)*r.Count {

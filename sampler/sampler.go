@@ -72,6 +72,9 @@ type Sampler struct {
 	events []int
 	procs  *procs.Reader
 	unw    *loader.Loader
+	// stacks is kept across Reads, so that a stack read while sampling
+	// is not read again at the end. Read is not safe for concurrent use.
+	stacks *stackmap.Reader
 }
 
 // Open loads the BPF program and starts sampling on every requested CPU.
@@ -134,6 +137,7 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 		s.Close()
 		return nil, err
 	}
+	s.stacks = stackmap.NewReader(s.objs.Stacks)
 	if err := s.start(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -256,24 +260,24 @@ func (s *Sampler) Stop() {
 }
 
 // Read returns every counted (task, stacks) entry and the loss counters.
+// Called while sampling runs it returns what was counted so far (to
+// symbolize ahead of the end); after Stop, everything.
 func (s *Sampler) Read() ([]sample.Record, sample.Losses, error) {
 	period := s.cfg.Period
 	if period == 0 {
 		period = uint64(time.Second) / s.cfg.Frequency
 	}
-	stacks := stackmap.NewReader(s.objs.Stacks)
-	var (
-		recs  []sample.Record
-		key   samplerKey
-		count uint64
-	)
-	it := s.objs.Counts.Iterate()
-	for it.Next(&key, &count) {
-		ks, err := stacks.Stack(key.KernelStack, key.KernelState)
+	keys, counts, err := stackmap.Entries[samplerKey, uint64](s.objs.Counts)
+	if err != nil {
+		return nil, sample.Losses{}, err
+	}
+	recs := make([]sample.Record, 0, len(keys))
+	for i, key := range keys {
+		ks, err := s.stacks.Stack(key.KernelStack, key.KernelState)
 		if err != nil {
 			return nil, sample.Losses{}, err
 		}
-		us, err := stacks.Stack(key.UserStack, key.UserState)
+		us, err := s.stacks.Stack(key.UserStack, key.UserState)
 		if err != nil {
 			return nil, sample.Losses{}, err
 		}
@@ -283,12 +287,9 @@ func (s *Sampler) Read() ([]sample.Record, sample.Losses, error) {
 			Comm:   sample.CommString(key.Comm[:]),
 			Kernel: ks,
 			User:   us,
-			Count:  count,
-			Nanos:  count * period,
+			Count:  counts[i],
+			Nanos:  counts[i] * period,
 		})
-	}
-	if err := it.Err(); err != nil {
-		return nil, sample.Losses{}, fmt.Errorf("read counts: %w", err)
 	}
 	losses, err := stackmap.ReadLosses(s.objs.Losses)
 	return recs, losses, err

@@ -82,7 +82,7 @@ func (s *Symbolizer) Warnings(kernel bool) []string {
 		capEff, _ = CapEff(string(b))
 	}
 	s.mu.Lock()
-	denied := len(s.denied)
+	denied := len(s.denied) + s.gone.deniedDropped
 	s.mu.Unlock()
 	return AccessWarnings(kerr, capEff, denied)
 }

@@ -2,7 +2,6 @@ package symbolize
 
 import (
 	"debug/elf"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/emberprof/ember/internal/process"
 	"github.com/emberprof/ember/untrusted"
 )
 
@@ -25,7 +25,7 @@ type Binary struct {
 	elf     *elf.File
 	buildID string
 	size    int64 // of the image, -1 if unknown
-	loads   []elf.ProgHeader
+	loads   process.Loads
 	syms    symtab
 	dirs    []string // debug-file roots, for separate debug files
 	names   nameCache
@@ -98,12 +98,8 @@ func newBinary(r io.ReaderAt, name string, opt Options) (*Binary, error) {
 	if b.dirs == nil {
 		b.dirs = DefaultDebugDirs
 	}
-	for _, p := range ef.Progs {
-		if p.Type == elf.PT_LOAD {
-			b.loads = append(b.loads, p.ProgHeader)
-		}
-	}
-	b.buildID = readBuildID(ef)
+	b.loads = process.LoadsOf(ef)
+	b.buildID = process.BuildID(ef)
 	syms, err := readSymbols(ef)
 	if err != nil {
 		return nil, fmt.Errorf("read symbols of %s: %w", name, err)
@@ -130,54 +126,6 @@ func (b *Binary) Name() string { return b.name }
 
 // BuildID returns the hex GNU build ID, or "" if there is none.
 func (b *Binary) BuildID() string { return b.buildID }
-
-// readBuildID finds the NT_GNU_BUILD_ID note, in the program headers (what a
-// loaded image has) or else in the section headers (what a debug file has,
-// whose PT_NOTE segment may be NOBITS).
-func readBuildID(ef *elf.File) string {
-	for _, p := range ef.Progs {
-		if p.Type != elf.PT_NOTE || p.Filesz > 1<<20 {
-			continue
-		}
-		data := make([]byte, p.Filesz)
-		if _, err := p.ReadAt(data, 0); err != nil {
-			continue
-		}
-		if id := findBuildID(ef, data); id != "" {
-			return id
-		}
-	}
-	for _, s := range ef.Sections {
-		if s.Type != elf.SHT_NOTE || s.Size > 1<<20 {
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			continue
-		}
-		if id := findBuildID(ef, data); id != "" {
-			return id
-		}
-	}
-	return ""
-}
-
-func findBuildID(ef *elf.File, data []byte) string {
-	order := ef.ByteOrder
-	for len(data) >= 12 {
-		nameSz, descSz, typ := uint64(order.Uint32(data)), uint64(order.Uint32(data[4:])), order.Uint32(data[8:])
-		nameEnd := 12 + align4(nameSz)
-		descEnd := nameEnd + align4(descSz)
-		if nameSz > uint64(len(data)) || descSz > uint64(len(data)) || descEnd > uint64(len(data)) {
-			return ""
-		}
-		if typ == ntGNUBuildID && nameSz == 4 && string(data[12:15]) == "GNU" {
-			return hex.EncodeToString(data[nameEnd : nameEnd+descSz])
-		}
-		data = data[descEnd:]
-	}
-	return ""
-}
 
 func align4(n uint64) uint64 { return (n + 3) &^ 3 }
 
@@ -317,12 +265,7 @@ func (b *Binary) DebugFile() string {
 // AddrForOffset maps a file offset to the ELF virtual address it is loaded
 // at, through the PT_LOAD program headers.
 func (b *Binary) AddrForOffset(off uint64) (uint64, bool) {
-	for _, p := range b.loads {
-		if off >= p.Off && off-p.Off < p.Filesz {
-			return off - p.Off + p.Vaddr, true
-		}
-	}
-	return 0, false
+	return b.loads.Vaddr(off)
 }
 
 // Close releases the file and any separate debug file.
@@ -344,6 +287,3 @@ func (b *Binary) dir() string {
 	}
 	return filepath.Dir(b.name)
 }
-
-// ntGNUBuildID is the note type of the GNU build ID (NT_GNU_BUILD_ID).
-const ntGNUBuildID = 3

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emberprof/ember/symbolize/internal/dwarfdata"
 )
 
 // tinySeeds returns the tiny fixtures (testdata/elf/tiny: a few KiB each,
@@ -110,13 +112,13 @@ var dwarfSectionNames = []string{"info", "abbrev", "line", "ranges", "str", "add
 // packSections writes DWARF sections as FuzzDWARF reads them: a byte whose
 // low bit says big-endian, then per section its number, a 2-byte
 // little-endian length and its bytes.
-func packSections(s *dwarfSections) []byte {
+func packSections(s *dwarfdata.Sections) []byte {
 	out := []byte{0}
-	if s.big {
+	if s.BigEndian {
 		out[0] = 1
 	}
 	for i, name := range dwarfSectionNames {
-		b := *s.section(name)
+		b := *s.Section(name)
 		if b == nil {
 			continue
 		}
@@ -127,19 +129,19 @@ func packSections(s *dwarfSections) []byte {
 	return out
 }
 
-func unpackSections(data []byte) *dwarfSections {
-	s := &dwarfSections{}
+func unpackSections(data []byte) *dwarfdata.Sections {
+	s := &dwarfdata.Sections{}
 	if len(data) == 0 {
 		return s
 	}
-	s.big = data[0]&1 != 0
+	s.BigEndian = data[0]&1 != 0
 	data = data[1:]
 	for len(data) >= 3 {
 		id, n := int(data[0]), int(data[1])|int(data[2])<<8
 		data = data[3:]
 		n = min(n, len(data))
 		if id < len(dwarfSectionNames) {
-			*s.section(dwarfSectionNames[id]) = data[:n:n]
+			*s.Section(dwarfSectionNames[id]) = data[:n:n]
 		}
 		data = data[n:]
 	}
@@ -157,7 +159,7 @@ func FuzzDWARF(f *testing.F) {
 			f.Fatal(err)
 		}
 		if s, _, err := loadSections(ef, nil, int64(len(b))); err == nil {
-			f.Add(packSections(s))
+			f.Add(packSections(&s))
 		}
 	}
 	boundMinimizing()
@@ -189,15 +191,15 @@ func FuzzDWARF(f *testing.F) {
 				}
 				d.frames(fr.lo, false)
 			}
-			for j, s := range u.seqs {
+			for j, s := range u.lines.Seqs {
 				if j >= 4 {
 					break
 				}
-				for k, r := range s.rows {
+				for k, r := range s.Rows {
 					if k >= 16 {
 						break
 					}
-					d.frames(r.addr, false)
+					d.frames(r.Addr, false)
 				}
 			}
 		}

@@ -3,9 +3,11 @@ package symbolize
 import (
 	"container/list"
 	"fmt"
+	"os"
+	"slices"
 	"sync"
-	"syscall"
 
+	"github.com/emberprof/ember/internal/process"
 	"github.com/emberprof/ember/untrusted"
 )
 
@@ -26,21 +28,21 @@ type CacheConfig struct {
 type Cache struct {
 	cfg   CacheConfig
 	mu    sync.Mutex
-	files map[fileKey]*list.Element // of *cacheEntry
-	ids   map[string]*list.Element  // by build ID
-	lru   list.List                 // most recently used first
+	files map[process.FileID]*list.Element // of *cacheEntry
+	ids   map[string]*list.Element         // by build ID
+	lru   list.List                        // most recently used first
 }
 
 type cacheEntry struct {
-	keys []fileKey
+	keys []process.FileID
 	id   string
 	bin  *Binary
-}
-
-type fileKey struct {
-	dev, ino uint64
-	size     int64
-	mtime    int64
+	// refs counts, per file, the mappings of captured processes that use
+	// bin (see openMapped): a file's key goes at its last release, and bin
+	// is closed at the last of all, unless pinned: a caller of Open holds
+	// it for as long as it likes.
+	refs   map[process.FileID]int
+	pinned bool
 }
 
 // NewCache returns an empty cache.
@@ -48,7 +50,7 @@ func NewCache(cfg CacheConfig) *Cache {
 	if cfg.MaxBinaries <= 0 {
 		cfg.MaxBinaries = 256
 	}
-	return &Cache{cfg: cfg, files: make(map[fileKey]*list.Element), ids: make(map[string]*list.Element)}
+	return &Cache{cfg: cfg, files: make(map[process.FileID]*list.Element), ids: make(map[string]*list.Element)}
 }
 
 // Open returns the parsed binary at path, parsing it only if no file with the
@@ -61,38 +63,64 @@ func (c *Cache) Open(path string) (*Binary, error) {
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
+	k, err := process.Identify(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	var k fileKey
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		k = fileKey{dev: uint64(st.Dev), ino: st.Ino, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	return c.open(k, path, func() (*os.File, error) { return f, nil }, f.Close, false)
+}
+
+// openMapped returns the parsed binary of a file held for a captured
+// process, named name (the path debug files are looked for beside), and
+// counts a reference to it that release gives back.
+func (c *Cache) openMapped(f *process.File, name string) (*Binary, error) {
+	return c.open(f.ID, name, f.Reopen, func() error { return nil }, true)
+}
+
+// open returns the binary of the file with identity k, parsing what open
+// returns if no file with that identity or build ID was parsed before; drop
+// is called when the file is not needed.
+func (c *Cache) open(k process.FileID, name string, open func() (*os.File, error), drop func() error, ref bool) (*Binary, error) {
+	hit := func(e *list.Element) *Binary {
+		ce := e.Value.(*cacheEntry)
+		c.lru.MoveToFront(e)
+		if ref {
+			if ce.refs == nil {
+				ce.refs = make(map[process.FileID]int)
+			}
+			ce.refs[k]++
+		} else {
+			ce.pinned = true
+		}
+		return ce.bin
 	}
 	c.mu.Lock()
-	if e := c.files[k]; e != nil && k.ino != 0 {
-		c.lru.MoveToFront(e)
+	if e := c.files[k]; e != nil && k.Ino != 0 {
+		b := hit(e)
 		c.mu.Unlock()
-		f.Close()
-		return e.Value.(*cacheEntry).bin, nil
+		drop()
+		return b, nil
 	}
 	c.mu.Unlock()
 
 	// Parse outside the lock: opening a large binary takes milliseconds
 	// and other processes' binaries need not wait for it. Two callers may
 	// race to parse the same file; the second one's copy is dropped.
-	b, err := openFile(f, path, Options{DebugDirs: c.cfg.DebugDirs})
+	f, err := open()
+	if err != nil {
+		return nil, err
+	}
+	b, err := openFile(f, name, Options{DebugDirs: c.cfg.DebugDirs})
 	if err != nil {
 		return nil, err
 	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.files[k]; e != nil && k.ino != 0 {
+	if e := c.files[k]; e != nil && k.Ino != 0 {
 		b.Close()
-		c.lru.MoveToFront(e)
-		return e.Value.(*cacheEntry).bin, nil
+		return hit(e), nil
 	}
 	if id := b.BuildID(); id != "" {
 		if e := c.ids[id]; e != nil {
@@ -100,17 +128,17 @@ func (c *Cache) Open(path string) (*Binary, error) {
 			// a library, say): share the parsed one.
 			b.Close()
 			ce := e.Value.(*cacheEntry)
-			if k.ino != 0 {
+			if k.Ino != 0 {
 				ce.keys = append(ce.keys, k)
 				c.files[k] = e
 			}
-			c.lru.MoveToFront(e)
-			return ce.bin, nil
+			return hit(e), nil
 		}
 	}
 	ce := &cacheEntry{id: b.BuildID(), bin: b}
 	e := c.lru.PushFront(ce)
-	if k.ino != 0 {
+	hit(e)
+	if k.Ino != 0 {
 		ce.keys = append(ce.keys, k)
 		c.files[k] = e
 	}
@@ -121,6 +149,37 @@ func (c *Cache) Open(path string) (*Binary, error) {
 		c.evict(c.lru.Back())
 	}
 	return b, nil
+}
+
+// release gives back a reference openMapped counted when it returned bin
+// for the file with identity k, for a mapping of a process that is gone; the
+// binary no captured process maps any more is dropped and closed, so a long
+// run does not keep every binary it ever saw. It reports whether bin was
+// closed.
+func (c *Cache) release(k process.FileID, bin *Binary) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.files[k]
+	if e == nil || k.Ino == 0 {
+		return false // evicted already: the garbage collector closes it
+	}
+	ce := e.Value.(*cacheEntry)
+	if ce.bin != bin || ce.refs[k] == 0 {
+		return false // evicted, and the file parsed again since
+	}
+	if ce.refs[k]--; ce.refs[k] > 0 {
+		return false
+	}
+	delete(ce.refs, k)
+	if len(ce.refs) > 0 || ce.pinned {
+		// Other files of the same build still use it: forget this one.
+		delete(c.files, k)
+		ce.keys = slices.DeleteFunc(ce.keys, func(x process.FileID) bool { return x == k })
+		return false
+	}
+	c.evict(e)
+	ce.bin.Close()
+	return true
 }
 
 // evict drops an entry. Its binary is not closed here, since a process

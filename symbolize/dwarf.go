@@ -3,6 +3,7 @@ package symbolize
 import (
 	"debug/elf"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/emberprof/ember/symbolize/internal/dwarfdata"
 )
 
 // dwarfInfo answers address lookups from DWARF, reading as little as it can:
@@ -18,7 +21,7 @@ import (
 // a compile unit's line table and function tree only when an address falls
 // in it.
 //
-// The sections are read with the minimal reader in dwarf_read.go, which
+// The sections are read with the minimal reader in internal/dwarfdata, which
 // returns errors for corrupt input. Mapped sections can still fault if the
 // file is truncated under us; entry points turn faults into panics
 // (debug.SetPanicOnFault) and recover them as errors, since a corrupt or
@@ -30,7 +33,7 @@ type dwarfInfo struct {
 	names *nameCache
 
 	once  sync.Once
-	secs  *dwarfSections
+	data  *dwarfdata.Data
 	err   error
 	units []*unitInfo // in .debug_info order
 	index []unitRange // sorted by lo
@@ -47,33 +50,11 @@ type unitRange struct {
 
 // unitInfo is what one compile unit knows, parsed on first use.
 type unitInfo struct {
-	*unitHeader
+	*dwarfdata.Unit
 	once  sync.Once
 	err   error
-	files []string
-	seqs  []lineSeq   // sorted by lo
+	lines dwarfdata.LineTable
 	funcs []funcRange // sorted by lo
-}
-
-// lineSeq is one sequence of the line table: rows at increasing addresses,
-// covering [lo, hi).
-type lineSeq struct {
-	lo, hi uint64
-	rows   []lineRow
-	discs  []rowDisc // of the few rows with a discriminator, by row
-}
-
-// rowDisc is the discriminator of row i of a sequence: kept apart, as most
-// rows have none and rows are most of a unit's memory.
-type rowDisc struct {
-	i    int32
-	disc uint32
-}
-
-type lineRow struct {
-	addr uint64
-	file int32
-	line int32
 }
 
 // scope is a function or an inlined call in it: where it is, which entry
@@ -143,26 +124,27 @@ func (d *dwarfInfo) load() {
 		// bytes (names, files) are made before they leave.
 		runtime.AddCleanup(d, func(f func()) { f() }, unmap)
 	}
-	d.useSections(secs)
+	d.useSections(&secs)
 }
 
 // useSections reads the unit headers of secs and indexes the units by
 // address.
-func (d *dwarfInfo) useSections(secs *dwarfSections) {
-	d.secs = secs
-	hdrs, err := readUnits(secs)
+func (d *dwarfInfo) useSections(secs *dwarfdata.Sections) {
+	data, err := dwarfdata.New(secs)
+	d.data = data
+	hdrs := data.Units()
 	if err != nil && len(hdrs) == 0 {
 		d.err = fmt.Errorf("read DWARF: %w", err)
 		return
 	}
 	// A corrupt unit ends the walk; the units before it still answer.
 	for _, h := range hdrs {
-		u := &unitInfo{unitHeader: h}
+		u := &unitInfo{Unit: h}
 		d.units = append(d.units, u)
-		for _, rg := range h.ranges {
+		for _, rg := range h.Ranges {
 			d.index = append(d.index, unitRange{rg[0], rg[1], u})
 		}
-		h.ranges = nil
+		h.Ranges = nil
 	}
 	sort.Slice(d.index, func(i, j int) bool { return d.index[i].lo < d.index[j].lo })
 }
@@ -177,7 +159,7 @@ func (d *dwarfInfo) preload(workers int) {
 	// Largest units first, so that no worker is left with a big one at
 	// the end while the others idle.
 	order := slices.Clone(d.units)
-	sort.SliceStable(order, func(i, j int) bool { return order[i].end-order[i].off > order[j].end-order[j].off })
+	sort.SliceStable(order, func(i, j int) bool { return order[i].End-order[i].Offset > order[j].End-order[j].Offset })
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range max(workers, 1) {
@@ -227,7 +209,7 @@ func (d *dwarfInfo) frames(addr uint64, outerNamed bool) (frames []Frame, err er
 	if u.err != nil {
 		return nil, u.err
 	}
-	file, line, disc := u.lineAt(addr)
+	file, line, disc := u.lines.Find(addr)
 	var buf [16]*scope
 	chain := u.scopesAt(addr, buf[:0])
 	if len(chain) == 0 {
@@ -251,38 +233,9 @@ func (d *dwarfInfo) frames(addr uint64, outerNamed bool) (frames []Frame, err er
 		}
 		frames = append(frames, Frame{Name: fn.name, SystemName: fn.sys, File: file, Line: line, Discriminator: disc})
 		// The next frame out is at the call site of this inlined call.
-		file, line, disc = u.file(chain[k].callFile), int(chain[k].callLine), int(chain[k].callDisc)
+		file, line, disc = u.lines.File(chain[k].callFile), int(chain[k].callLine), int(chain[k].callDisc)
 	}
 	return frames, nil
-}
-
-func (u *unitInfo) file(i int32) string {
-	if i < 0 || int(i) >= len(u.files) {
-		return ""
-	}
-	return u.files[i]
-}
-
-// lineAt returns the file, line and discriminator of the row covering addr.
-func (u *unitInfo) lineAt(addr uint64) (string, int, int) {
-	i := sort.Search(len(u.seqs), func(i int) bool { return u.seqs[i].lo > addr }) - 1
-	for n := 0; i >= 0 && n < 16; i, n = i-1, n+1 {
-		s := &u.seqs[i]
-		if addr >= s.hi {
-			continue
-		}
-		// Of several rows at one address, the last one wins, as in LLVM.
-		j := sort.Search(len(s.rows), func(j int) bool { return s.rows[j].addr > addr }) - 1
-		if j < 0 {
-			return "", 0, 0
-		}
-		disc := 0
-		if k := sort.Search(len(s.discs), func(k int) bool { return int(s.discs[k].i) >= j }); k < len(s.discs) && int(s.discs[k].i) == j {
-			disc = int(s.discs[k].disc)
-		}
-		return u.file(s.rows[j].file), int(s.rows[j].line), disc
-	}
-	return "", 0, 0
 }
 
 // scopesAt appends to chain the function covering addr and the inlined calls
@@ -351,26 +304,19 @@ func (s *scope) indexChildren() {
 // functions and inlined calls.
 func (d *dwarfInfo) parseUnit(u *unitInfo) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer guard(&err, fmt.Sprintf(" in unit at %#x", u.off))
-	if u.stmtList >= 0 {
-		t, err := d.secs.readLineTable(u.unitHeader, uint64(u.stmtList))
-		if err != nil {
-			return fmt.Errorf("read line table of unit at %#x: %w", u.off, err)
-		}
-		u.files = t.files
-		u.seqs = t.seqs
-		sort.Slice(u.seqs, func(i, j int) bool { return u.seqs[i].lo < u.seqs[j].lo })
+	defer guard(&err, fmt.Sprintf(" in unit at %#x", u.Offset))
+	t, err := d.data.LineTable(u.Unit)
+	if err != nil {
+		return fmt.Errorf("read line table of unit at %#x: %w", u.Offset, err)
 	}
-	if !u.hasChildren {
-		return nil
-	}
+	u.lines = t
 	// GCC puts every function with code at the top of its unit (a member
 	// or namespace function's definition refers to its declaration with
 	// DW_AT_specification), so its namespaces, which hold the whole
 	// standard library's declarations in C++, need not be walked.
-	flat := strings.HasPrefix(u.producer, "GNU ")
+	flat := strings.HasPrefix(u.Producer, "GNU ")
 	if err := d.readScopes(u, flat); err != nil {
-		return fmt.Errorf("read DWARF unit at %#x: %w", u.off, err)
+		return fmt.Errorf("read DWARF unit at %#x: %w", u.Offset, err)
 	}
 	return nil
 }
@@ -421,13 +367,7 @@ func (a *scopeAlloc) ptrList(ps []*scope) []*scope {
 // the inlined calls inside them. Types and variables are skipped by size,
 // or by their DW_AT_sibling, without decoding them.
 func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
-	s := d.secs
-	h := u.unitHeader
-	r := dbuf{b: s.info[:h.end], off: h.data, big: s.big}
-	// Past the unit's own entry.
-	if a := h.abbrevs.get(r.uleb()); a != nil {
-		s.skipAttrs(&r, h, a)
-	}
+	r := d.data.Entries(u.Unit)
 	// open holds, for each open entry with children, the scope that
 	// encloses its children (nil outside any function), whether the entry
 	// is that scope's own, and where its children start in kids.
@@ -442,13 +382,15 @@ func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
 		alloc  scopeAlloc
 		ranges [][2]uint64
 	)
-	for r.off < len(r.b) {
-		entry := r.off
-		code := r.uleb()
-		if r.bad {
-			return fmt.Errorf("truncated entry at %#x", entry)
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
 		}
-		if code == 0 {
+		if err != nil {
+			return err
+		}
+		if e.Null {
 			if len(stack) == 0 {
 				break // end of the unit's children
 			}
@@ -460,119 +402,72 @@ func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
 			}
 			continue
 		}
-		a := h.abbrevs.get(code)
-		if a == nil {
-			return fmt.Errorf("entry at %#x: unknown abbreviation %d", entry, code)
-		}
 		var parent *scope
 		if len(stack) > 0 {
 			parent = stack[len(stack)-1].s
 		}
-		switch a.tag {
-		case tagSubprogram, tagInlinedSubroutine:
-			var low, high, rng attrValue
-			var origin, sibling attrValue
-			var callFile, callLine, callDisc uint64
-			for i := range a.attrs {
-				spec := &a.attrs[i]
-				switch spec.attr {
-				case atLowPC:
-					low = s.readValue(&r, h, spec)
-				case atHighPC:
-					high = s.readValue(&r, h, spec)
-				case atRanges:
-					rng = s.readValue(&r, h, spec)
-				case atAbstractOrigin:
-					origin = s.readValue(&r, h, spec)
-				case atCallFile:
-					callFile = s.readValue(&r, h, spec).v
-				case atCallLine:
-					callLine = s.readValue(&r, h, spec).v
-				case atGNUDiscriminator:
-					callDisc = s.readValue(&r, h, spec).v
-				case atSibling:
-					sibling = s.readValue(&r, h, spec)
-				default:
-					if spec.size >= 0 {
-						r.skip(uint64(spec.size))
-					} else {
-						s.readValue(&r, h, spec)
-					}
-				}
+		switch e.Tag {
+		case dwarfdata.TagSubprogram, dwarfdata.TagInlinedSubroutine:
+			attrs, err := r.Attrs(dwarfdata.WantCode)
+			if err != nil {
+				return err
 			}
-			if r.bad {
-				return fmt.Errorf("truncated entry at %#x", entry)
-			}
-			ranges = s.rangesOf(h, low, high, rng, ranges[:0])
+			ranges = attrs.Ranges(ranges[:0])
 			var sc *scope
-			if a.tag == tagSubprogram {
+			if e.Tag == dwarfdata.TagSubprogram {
 				if len(ranges) == 0 {
 					// A declaration or an abstract instance: its
 					// children are not code.
-					if err := d.skipChildren(&r, h, a, sibling, entry); err != nil {
+					if err := r.SkipChildren(); err != nil {
 						return err
 					}
 					continue
 				}
 				sc = alloc.scope()
-				sc.origin = uint64(entry)
+				sc.origin = e.Offset
 				sc.ranges = alloc.rangeList(ranges)
 				for _, rg := range sc.ranges {
 					u.funcs = append(u.funcs, funcRange{rg[0], rg[1], sc})
 				}
 			} else {
-				off, ok := ref(h, origin)
+				off, ok := attrs.AbstractOrigin()
 				if parent == nil || len(ranges) == 0 || !ok || off == 0 {
-					if err := d.skipChildren(&r, h, a, sibling, entry); err != nil {
+					if err := r.SkipChildren(); err != nil {
 						return err
 					}
 					continue
 				}
 				sc = alloc.scope()
 				sc.origin = off
-				sc.callFile = int32(min(callFile, 1<<31-1))
-				sc.callLine = int32(min(callLine, 1<<31-1))
-				sc.callDisc = uint32(min(callDisc, 1<<32-1))
+				sc.callFile = int32(min(attrs.CallFile, 1<<31-1))
+				sc.callLine = int32(min(attrs.CallLine, 1<<31-1))
+				sc.callDisc = uint32(min(attrs.Discriminator, 1<<32-1))
 				sc.ranges = alloc.rangeList(ranges)
 				kids = append(kids, sc)
 			}
-			if a.children {
+			if e.Children {
 				stack = append(stack, open{s: sc, own: true, start: len(kids)})
 			}
-		case tagNamespace, tagModule, tagLexicalBlock, tagTryBlock, tagCatchBlock:
+		case dwarfdata.TagNamespace, dwarfdata.TagModule, dwarfdata.TagLexicalBlock, dwarfdata.TagTryBlock, dwarfdata.TagCatchBlock:
 			// Transparent: functions and inlined calls can sit
 			// inside. (Blocks' own ranges do not matter.)
-			var sibling attrValue
-			for i := range a.attrs {
-				spec := &a.attrs[i]
-				if spec.attr == atSibling {
-					sibling = s.readValue(&r, h, spec)
-				} else if spec.size >= 0 {
-					r.skip(uint64(spec.size))
-				} else {
-					s.readValue(&r, h, spec)
-				}
-			}
-			if r.bad {
-				return fmt.Errorf("truncated entry at %#x", entry)
-			}
-			if flat && (a.tag == tagNamespace || a.tag == tagModule) {
-				if err := d.skipChildren(&r, h, a, sibling, entry); err != nil {
+			if flat && (e.Tag == dwarfdata.TagNamespace || e.Tag == dwarfdata.TagModule) {
+				if err := r.SkipChildren(); err != nil {
 					return err
 				}
 				continue
 			}
-			if a.children {
+			if _, err := r.Attrs(0); err != nil {
+				return err
+			}
+			if e.Children {
 				stack = append(stack, open{s: parent})
 			}
 		default:
-			if err := d.skipEntry(&r, h, a, entry); err != nil {
+			if err := r.SkipChildren(); err != nil {
 				return err
 			}
 		}
-	}
-	if r.bad {
-		return fmt.Errorf("truncated unit")
 	}
 	// A unit cut short leaves entries open: their children still count.
 	for k := len(stack) - 1; k >= 0; k-- {
@@ -592,75 +487,6 @@ func (d *dwarfInfo) readScopes(u *unitInfo, flat bool) error {
 	return nil
 }
 
-// skipEntry moves r past an entry whose attributes have not been read, and
-// past its children.
-func (d *dwarfInfo) skipEntry(r *dbuf, h *unitHeader, a *abbrev, entry int) error {
-	if !a.children {
-		d.secs.skipAttrs(r, h, a)
-		return nil
-	}
-	var sibling attrValue
-	for i := range a.attrs {
-		spec := &a.attrs[i]
-		if spec.attr == atSibling {
-			sibling = d.secs.readValue(r, h, spec)
-		} else if spec.size >= 0 {
-			r.skip(uint64(spec.size))
-		} else {
-			d.secs.readValue(r, h, spec)
-		}
-	}
-	return d.skipChildren(r, h, a, sibling, entry)
-}
-
-// skipChildren moves r, just past the attributes of an entry, past its
-// children: to its DW_AT_sibling when that points forward within the unit,
-// else by walking them.
-func (d *dwarfInfo) skipChildren(r *dbuf, h *unitHeader, a *abbrev, sibling attrValue, entry int) error {
-	if r.bad {
-		return fmt.Errorf("truncated entry at %#x", entry)
-	}
-	if !a.children {
-		return nil
-	}
-	if off, ok := ref(h, sibling); ok && off > uint64(r.off) && off <= uint64(len(r.b)) {
-		r.off = int(off)
-		return nil
-	}
-	for depth := 1; depth > 0; {
-		at := r.off
-		code := r.uleb()
-		if r.bad {
-			return fmt.Errorf("truncated children of entry at %#x", entry)
-		}
-		if code == 0 {
-			depth--
-			continue
-		}
-		c := h.abbrevs.get(code)
-		if c == nil {
-			return fmt.Errorf("entry at %#x: unknown abbreviation %d", at, code)
-		}
-		d.secs.skipAttrs(r, h, c)
-		if c.children {
-			depth++
-		}
-	}
-	if r.bad {
-		return fmt.Errorf("truncated children of entry at %#x", entry)
-	}
-	return nil
-}
-
-// unitAt returns the unit holding the .debug_info offset off.
-func (d *dwarfInfo) unitAt(off uint64) *unitInfo {
-	i := sort.Search(len(d.units), func(i int) bool { return uint64(d.units[i].end) > off })
-	if i < len(d.units) && uint64(d.units[i].data) <= off {
-		return d.units[i]
-	}
-	return nil
-}
-
 // funcName returns the names of the subprogram at off, following
 // DW_AT_abstract_origin and DW_AT_specification to the entry that has them:
 // the linkage name when there is one (as llvm-addr2line prints), else the
@@ -674,54 +500,31 @@ func (d *dwarfInfo) funcName(off uint64) (fn funcName, err error) {
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer guard(&err, "")
-	s := d.secs
 	var linkage, plain []byte
 	// The chain is short in valid DWARF; the bound stops cycles.
 	for next, hops := off, 0; next != 0 && hops < 8; hops++ {
-		u := d.unitAt(next)
-		if u == nil {
+		r, ok := d.data.EntriesAt(next)
+		if !ok {
 			break
 		}
-		h := u.unitHeader
-		r := dbuf{b: s.info[:h.end], off: int(next), big: s.big}
-		a := h.abbrevs.get(r.uleb())
-		if r.bad || a == nil {
+		if e, err := r.Next(); err != nil || e.Null {
 			break
 		}
 		next = 0
-		var name, link, origin, spec attrValue
-		for i := range a.attrs {
-			sp := &a.attrs[i]
-			switch sp.attr {
-			case atName:
-				name = s.readValue(&r, h, sp)
-			case atLinkageName, atMIPSLinkageName:
-				link = s.readValue(&r, h, sp)
-			case atAbstractOrigin:
-				origin = s.readValue(&r, h, sp)
-			case atSpecification:
-				spec = s.readValue(&r, h, sp)
-			default:
-				if sp.size >= 0 {
-					r.skip(uint64(sp.size))
-				} else {
-					s.readValue(&r, h, sp)
-				}
-			}
-		}
-		if r.bad {
+		attrs, err := r.Attrs(dwarfdata.WantNames)
+		if err != nil {
 			break
 		}
-		if l := s.strVal(h, link); len(l) > 0 {
+		if l := attrs.LinkageName(); len(l) > 0 {
 			linkage = l
 			break
 		}
-		if n := s.strVal(h, name); len(n) > 0 && plain == nil {
+		if n := attrs.Name(); len(n) > 0 && plain == nil {
 			plain = n
 		}
-		if o, ok := ref(h, origin); ok {
+		if o, ok := attrs.AbstractOrigin(); ok {
 			next = o
-		} else if o, ok := ref(h, spec); ok {
+		} else if o, ok := attrs.Specification(); ok {
 			next = o
 		}
 	}

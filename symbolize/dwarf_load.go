@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/emberprof/ember/symbolize/internal/dwarfdata"
 )
 
 // maxDebugSection bounds one section inflated into memory, against corrupt
@@ -27,8 +29,11 @@ const maxDebugSection = 4 << 30
 //
 // Relocatable objects (ET_REL) are read without applying relocations, so
 // their DWARF has no addresses and lookups fall back to the symbol table.
-func loadSections(ef *elf.File, file *os.File, fileSize int64) (*dwarfSections, func(), error) {
-	s := &dwarfSections{big: ef.ByteOrder == binary.BigEndian}
+func loadSections(ef *elf.File, file *os.File, fileSize int64) (dwarfdata.Sections, func(), error) {
+	// By value: dwarfdata.New keeps its own copy, so this one need not
+	// be allocated.
+	var s dwarfdata.Sections
+	s.BigEndian = ef.ByteOrder == binary.BigEndian
 	var mapped []byte
 	var unmap func()
 	if file != nil && fileSize > 0 && fileSize == int64(int(fileSize)) {
@@ -37,11 +42,11 @@ func loadSections(ef *elf.File, file *os.File, fileSize int64) (*dwarfSections, 
 			unmap = func() { syscall.Munmap(m) }
 		}
 	}
-	fail := func(err error) (*dwarfSections, func(), error) {
+	fail := func(err error) (dwarfdata.Sections, func(), error) {
 		if unmap != nil {
 			unmap()
 		}
-		return nil, nil, err
+		return dwarfdata.Sections{}, nil, err
 	}
 	for _, sec := range ef.Sections {
 		name, ok := strings.CutPrefix(sec.Name, ".debug_")
@@ -55,7 +60,7 @@ func loadSections(ef *elf.File, file *os.File, fileSize int64) (*dwarfSections, 
 		if sec.Type == elf.SHT_NOBITS {
 			continue
 		}
-		dst := s.section(name)
+		dst := s.Section(name)
 		if dst == nil || *dst != nil {
 			continue // not needed for lines and inlined calls, or a duplicate
 		}
@@ -65,36 +70,10 @@ func loadSections(ef *elf.File, file *os.File, fileSize int64) (*dwarfSections, 
 		}
 		*dst = b
 	}
-	if s.info == nil {
+	if s.Info == nil {
 		return fail(fmt.Errorf("no .debug_info"))
 	}
 	return s, unmap, nil
-}
-
-// section returns where the section .debug_NAME goes, nil for sections not
-// read.
-func (s *dwarfSections) section(name string) *[]byte {
-	switch name {
-	case "info":
-		return &s.info
-	case "abbrev":
-		return &s.abbrev
-	case "line":
-		return &s.line
-	case "ranges":
-		return &s.ranges
-	case "str":
-		return &s.str
-	case "addr":
-		return &s.addr
-	case "line_str":
-		return &s.lineStr
-	case "str_offsets":
-		return &s.strOffsets
-	case "rnglists":
-		return &s.rnglists
-	}
-	return nil
 }
 
 func readSection(sec *elf.Section, mapped []byte, fileSize int64, zlibHeader bool) ([]byte, error) {

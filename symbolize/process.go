@@ -1,105 +1,42 @@
 package symbolize
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
+	"github.com/emberprof/ember/internal/process"
 	"github.com/emberprof/ember/untrusted"
 )
 
-// Mapping is one executable mapping of a process, from /proc/PID/maps.
+// Mapping is one executable mapping of a process, from /proc/PID/maps, with
+// the binary parsed from its file.
 type Mapping struct {
-	Start, Limit uint64 // [Start, Limit) in the process's address space
-	Offset       uint64 // file offset of Start
-	Path         string // as the process sees it; "[vdso]" and the like for special mappings
-	Inode        uint64
-	// Deleted is set when the file was removed or replaced after being mapped.
-	Deleted bool
+	*process.Mapping
 
-	file *os.File // held open from capture, so the file outlives the process
-	root string   // the file's path through the process's root directory
-	bin  *Binary  // parsed on first use
-	err  error    // why there is no file or no bin
+	file *process.File // held open from capture, so the file outlives the process
+	root string        // the file's path through the process's root directory
+	bin  *Binary       // parsed on first use
+	err  error         // why there is no file or no bin
 }
-
-// maxMaps bounds a /proc/PID/maps listing: 65530 mappings (the default
-// vm.max_map_count) with long paths take under 64 MiB.
-const maxMaps = 64 << 20
-
-// maxVDSO bounds the [vdso] image read from a process's memory (8 KiB on
-// x86-64 today).
-const maxVDSO = 1 << 20
 
 // ParseMaps reads the executable, file-backed or special ([vdso]) mappings of a
 // /proc/PID/maps listing, sorted by address.
 func ParseMaps(r io.Reader) ([]*Mapping, error) {
-	var out []*Mapping
-	sc := bufio.NewScanner(untrusted.Reader(r, maxMaps))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		m, exec, err := parseMapsLine(sc.Bytes())
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		if exec && m.Path != "" {
-			out = append(out, m)
-		}
-	}
-	if err := sc.Err(); err != nil {
+	maps, err := process.ParseMaps(r)
+	if err != nil {
 		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	out := make([]*Mapping, len(maps))
+	for i, m := range maps {
+		out[i] = &Mapping{Mapping: m}
+	}
 	return out, nil
-}
-
-// parseMapsLine parses "start-end perms offset dev inode path".
-func parseMapsLine(b []byte) (*Mapping, bool, error) {
-	fields := make([][]byte, 0, 6)
-	rest := b
-	for len(fields) < 5 {
-		rest = bytes.TrimLeft(rest, " ")
-		f, r, _ := bytes.Cut(rest, []byte{' '})
-		if len(f) == 0 {
-			return nil, false, fmt.Errorf("malformed mapping %q", b)
-		}
-		fields = append(fields, f)
-		rest = r
-	}
-	path := string(bytes.TrimLeft(rest, " "))
-	lo, hi, ok := bytes.Cut(fields[0], []byte{'-'})
-	if !ok {
-		return nil, false, fmt.Errorf("malformed address range %q", fields[0])
-	}
-	m := &Mapping{Path: path}
-	var err error
-	if m.Start, err = strconv.ParseUint(string(lo), 16, 64); err != nil {
-		return nil, false, fmt.Errorf("bad start address %q", lo)
-	}
-	if m.Limit, err = strconv.ParseUint(string(hi), 16, 64); err != nil || m.Limit < m.Start {
-		return nil, false, fmt.Errorf("bad end address %q", hi)
-	}
-	if m.Offset, err = strconv.ParseUint(string(fields[2]), 16, 64); err != nil {
-		return nil, false, fmt.Errorf("bad offset %q", fields[2])
-	}
-	if m.Inode, err = strconv.ParseUint(string(fields[4]), 10, 64); err != nil {
-		return nil, false, fmt.Errorf("bad inode %q", fields[4])
-	}
-	if p, ok := strings.CutSuffix(m.Path, " (deleted)"); ok {
-		m.Path, m.Deleted = p, true
-	}
-	exec := len(fields[1]) >= 3 && fields[1][2] == 'x'
-	return m, exec, nil
 }
 
 // Process is what ember keeps of a process: its executable mappings with
@@ -108,6 +45,9 @@ type Process struct {
 	PID      uint32
 	Mappings []*Mapping
 
+	snap *process.Process // nil for a process that could not be captured
+	own  *owned           // set by CaptureProcess
+
 	// perfMapFile is the JIT's /tmp/perf-PID.map, held open from capture; it
 	// is read at symbolization, when it lists everything compiled so far.
 	perfMapFile *os.File
@@ -115,11 +55,17 @@ type Process struct {
 	perfMapRead bool
 }
 
-func (p *Process) close() {
+// close releases the process's files and returns the identities of those no
+// other process holds.
+func (p *Process) close() []process.FileID {
 	if p.perfMapFile != nil {
 		p.perfMapFile.Close()
 		p.perfMapFile = nil
 	}
+	if p.snap == nil {
+		return nil
+	}
+	return p.snap.Release()
 }
 
 // jitName returns the perf-map name of a JIT-compiled address.
@@ -165,118 +111,117 @@ func (p *Process) Find(addr uint64) *Mapping {
 	return nil
 }
 
-// files holds one open descriptor per distinct mapped file, so that capturing
-// a process costs a few system calls and parsing waits until an address needs
-// it.
-type files struct {
-	mu   sync.Mutex
-	byID map[fileID]*os.File
-}
-
-type fileID struct{ dev, ino uint64 }
-
-// open returns a descriptor for the file at path, shared with every earlier
-// open of the same file.
-func (fs *files) open(path string) (*os.File, error) {
-	f, err := untrusted.Open(path)
+// capture reads /proc/PID/maps under procRoot and opens every mapped file
+// into fs, so that it can be parsed after the process is gone.
+func capture(procRoot string, pid uint32, fs *process.Files, vdso func(pid uint32, m *Mapping) (*Binary, error)) (*Process, error) {
+	snap, err := process.Capture(procRoot, pid, fs)
 	if err != nil {
 		return nil, err
 	}
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	id := fileID{st.Dev, st.Ino}
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if old := fs.byID[id]; old != nil {
-		f.Close()
-		return old, nil
-	}
-	fs.byID[id] = f
-	return f, nil
-}
-
-// closeAll closes every held descriptor.
-func (fs *files) closeAll() {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	for id, f := range fs.byID {
-		f.Close()
-		delete(fs.byID, id)
-	}
-}
-
-// capture reads /proc/PID/maps under procRoot and opens every mapped file, so
-// that it can be parsed after the process is gone.
-func capture(procRoot string, pid uint32, fs *files, vdso func(pid uint32, m *Mapping) (*Binary, error)) (*Process, error) {
-	dir := fmt.Sprintf("%s/%d", procRoot, pid)
-	f, err := untrusted.Open(dir + "/maps")
-	if err != nil {
-		return nil, fmt.Errorf("capture process %d: %w", pid, err)
-	}
-	maps, err := ParseMaps(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("read %s/maps: %w", dir, err)
-	}
-	p := &Process{PID: pid, Mappings: maps}
+	p := &Process{PID: pid, snap: snap, Mappings: make([]*Mapping, len(snap.Mappings))}
 	// The perf map is in /tmp, where the process's owner (or anyone) may
 	// have put a FIFO or a link to a device under that name.
-	if f, err := untrusted.Open(perfMapPath(dir)); err == nil {
+	if f, err := untrusted.Open(perfMapPath(snap.Dir)); err == nil {
 		p.perfMapFile = f
 	}
-	for _, m := range maps {
+	for i, sm := range snap.Mappings {
+		m := &Mapping{Mapping: sm}
 		switch {
 		case m.Path == "[vdso]":
 			m.bin, m.err = vdso(pid, m)
-		case strings.HasPrefix(m.Path, "/"):
-			m.root = dir + "/root" + m.Path
-			m.file, m.err = openMapped(dir, m, fs)
+		case m.IsFile():
+			m.root = snap.RootPath(sm)
+			m.file, m.err = snap.File(sm)
 		}
+		p.Mappings[i] = m
 	}
 	return p, nil
-}
-
-// openMapped opens the file a mapping maps: through map_files first, which
-// reaches deleted and replaced files and files in other mount namespaces, then
-// through the process's root directory.
-func openMapped(dir string, m *Mapping, fs *files) (*os.File, error) {
-	f, err := fs.open(fmt.Sprintf("%s/map_files/%x-%x", dir, m.Start, m.Limit))
-	if err == nil {
-		return f, nil
-	}
-	f, err = fs.open(dir + "/root" + m.Path)
-	if err != nil {
-		return nil, fmt.Errorf("open %s of process %s: %w", m.Path, dir, err)
-	}
-	return f, nil
 }
 
 // binary parses the mapping's file on first use, through the cache, so a
 // library mapped by many processes is parsed once.
 func (m *Mapping) binary(cache *Cache) *Binary {
 	if m.bin == nil && m.err == nil && m.file != nil {
-		// Through its own path while that is still the same file, so that
-		// debug files beside it (.gnu_debuglink) are found; else through
+		// Named by its own path while that is still the same file, so that
+		// debug files beside it (.gnu_debuglink) are found; else by
 		// /proc/self/fd, which reaches the held file even if it was deleted
 		// or its process exited.
-		path := fmt.Sprintf("/proc/self/fd/%d", m.file.Fd())
-		if sameFile(m.root, m.file) {
-			path = m.root
+		name := m.file.Name()
+		if sameFile(m.root, m.file.ID) {
+			name = m.root
 		}
-		m.bin, m.err = cache.Open(path)
+		m.bin, m.err = cache.openMapped(m.file, name)
 	}
 	return m.bin
 }
 
-// sameFile reports whether path names the file f has open.
-func sameFile(path string, f *os.File) bool {
+// sameFile reports whether path names the file whose identity is id.
+func sameFile(path string, id process.FileID) bool {
 	if path == "" {
 		return false
 	}
-	a, err1 := os.Stat(path)
-	b, err2 := f.Stat()
-	return err1 == nil && err2 == nil && os.SameFile(a, b)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && uint64(st.Dev) == id.Dev && st.Ino == id.Ino
+}
+
+// CaptureProcess snapshots the live process pid for looking up its runtime
+// addresses with Frames, finding its binaries' debug files as opt says.
+func CaptureProcess(pid uint32, opt Options) (*Process, error) {
+	files := process.NewFiles()
+	vdso := func(pid uint32, m *Mapping) (*Binary, error) {
+		img, err := process.ReadVDSO(process.Dir("", pid), m.Mapping)
+		if err != nil {
+			return nil, err
+		}
+		return NewBinary(bytes.NewReader(img), "[vdso]")
+	}
+	p, err := capture("", pid, files, vdso)
+	if err != nil {
+		files.Close()
+		return nil, err
+	}
+	p.own = &owned{files: files, cache: NewCache(CacheConfig{DebugDirs: opt.DebugDirs})}
+	return p, nil
+}
+
+// owned is what a Process from CaptureProcess holds itself, where a
+// Symbolizer's processes share the Symbolizer's.
+type owned struct {
+	files *process.Files
+	cache *Cache
+}
+
+// Frames returns the frames at the runtime address addr of a process from
+// CaptureProcess, innermost first.
+func (p *Process) Frames(addr uint64) ([]Frame, error) {
+	m := p.Find(addr)
+	if m == nil {
+		return nil, fmt.Errorf("address %#x is in no executable mapping of process %d", addr, p.PID)
+	}
+	b := m.binary(p.own.cache)
+	if b == nil {
+		if m.err == nil {
+			return nil, fmt.Errorf("no file behind mapping %s", m.Path)
+		}
+		return nil, m.err
+	}
+	off := m.FileOffset(addr)
+	vaddr, ok := b.AddrForOffset(off)
+	if !ok {
+		return nil, fmt.Errorf("address %#x (offset %#x of %s) is in no loadable segment", addr, off, m.Path)
+	}
+	return b.Frames(vaddr)
+}
+
+// Close releases the files of a process from CaptureProcess.
+func (p *Process) Close() error {
+	p.close()
+	if p.own == nil {
+		return nil
+	}
+	return p.own.files.Close()
 }

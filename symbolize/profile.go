@@ -5,13 +5,11 @@ package symbolize
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"runtime"
 	"sync"
 	"time"
 
+	"github.com/emberprof/ember/internal/process"
 	"github.com/emberprof/ember/sample"
-	"github.com/emberprof/ember/untrusted"
 	"github.com/google/pprof/profile"
 )
 
@@ -31,8 +29,9 @@ type Symbolizer struct {
 
 	mu     sync.Mutex
 	procs  map[uint32]*Process
-	files  files
+	files  *process.Files
 	denied map[uint32]bool // processes refused for lack of privilege
+	gone   forgetting      // see forget.go
 
 	kernelOnce sync.Once
 	kernel     *Kernel
@@ -41,12 +40,23 @@ type Symbolizer struct {
 	vdsoOnce sync.Once
 	vdso     *Binary
 	vdsoErr  error
+
+	// resolveMu serializes Warm and Profile, which parse mappings' binaries
+	// and fill memo; memo holds the frames of every (binary, address)
+	// looked up so far, so Warm's work is not done again; warmed skips
+	// stacks Warm has seen (see warm.go).
+	resolveMu sync.Mutex
+	memo      map[frameKey][]Frame
+	warmed    map[stackKey]struct{}
+	memoBins  map[*Binary]struct{}
+	counts    Counts // Captures under mu, the rest under resolveMu
 }
 
 // New returns a Symbolizer for the running system.
 func New(cfg Config) *Symbolizer {
-	s := &Symbolizer{procRoot: cfg.ProcRoot, cache: cfg.Cache, procs: make(map[uint32]*Process), denied: make(map[uint32]bool)}
-	s.files.byID = make(map[fileID]*os.File)
+	s := &Symbolizer{procRoot: cfg.ProcRoot, cache: cfg.Cache, procs: make(map[uint32]*Process), denied: make(map[uint32]bool),
+		memo: make(map[frameKey][]Frame), warmed: make(map[stackKey]struct{}), memoBins: make(map[*Binary]struct{})}
+	s.files = process.NewFiles()
 	if s.procRoot == "" {
 		s.procRoot = "/proc"
 	}
@@ -60,14 +70,17 @@ func New(cfg Config) *Symbolizer {
 // still symbolizes if it exits before the profile ends. Capturing a process
 // again (after an exec) replaces the earlier snapshot.
 func (s *Symbolizer) Capture(pid uint32) error {
-	p, err := capture(s.procRoot, pid, &s.files, s.readVDSO)
+	s.mu.Lock()
+	s.counts.Captures++
+	s.mu.Unlock()
+	p, err := capture(s.procRoot, pid, s.files, s.readVDSO)
 	s.noteDenied(pid, p, err)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	if old := s.procs[pid]; old != nil {
-		old.close()
+		s.gone.retired = append(s.gone.retired, old)
 	}
 	s.procs[pid] = p
 	s.mu.Unlock()
@@ -76,12 +89,16 @@ func (s *Symbolizer) Capture(pid uint32) error {
 
 // Close releases the files held for captured processes.
 func (s *Symbolizer) Close() error {
-	s.files.closeAll()
+	s.files.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.procs {
 		p.close()
 	}
+	for _, p := range s.gone.retired {
+		p.close()
+	}
+	s.gone.retired = nil
 	return nil
 }
 
@@ -108,19 +125,9 @@ func (s *Symbolizer) process(pid uint32) *Process {
 // kernel maps the same image, so it is read once.
 func (s *Symbolizer) readVDSO(pid uint32, m *Mapping) (*Binary, error) {
 	s.vdsoOnce.Do(func() {
-		if m.Limit-m.Start > maxVDSO {
-			s.vdsoErr = fmt.Errorf("read [vdso] of process %d: %d bytes is too large for a vDSO", pid, m.Limit-m.Start)
-			return
-		}
-		f, err := untrusted.Open(fmt.Sprintf("%s/%d/mem", s.procRoot, pid))
+		img, err := process.ReadVDSO(process.Dir(s.procRoot, pid), m.Mapping)
 		if err != nil {
-			s.vdsoErr = fmt.Errorf("read [vdso]: %w", err)
-			return
-		}
-		defer f.Close()
-		img := make([]byte, m.Limit-m.Start)
-		if _, err := f.ReadAt(img, int64(m.Start)); err != nil {
-			s.vdsoErr = fmt.Errorf("read [vdso] of process %d: %w", pid, err)
+			s.vdsoErr = err
 			return
 		}
 		s.vdso, s.vdsoErr = NewBinary(bytes.NewReader(img), "[vdso]")
@@ -163,15 +170,14 @@ type ProfileOptions struct {
 // sample whose locations run leaf first: kernel frames, then user frames.
 func (s *Symbolizer) Profile(recs []sample.Record, o ProfileOptions) (*profile.Profile, error) {
 	b := &builder{
-		s:         s,
-		locs:      make(map[locKey]*profile.Location),
-		funcs:     make(map[profile.Function]*profile.Function),
-		mappings:  make(map[*Mapping]*profile.Mapping),
-		unmapped:  make(map[unmappedKey]*profile.Location),
-		markers:   make(map[string]*profile.Location),
-		p:         &profile.Profile{},
-		frameMemo: make(map[frameKey][]Frame),
-		cancel:    o.Cancel,
+		s:        s,
+		locs:     make(map[locKey]*profile.Location),
+		funcs:    make(map[profile.Function]*profile.Function),
+		mappings: make(map[*Mapping]*profile.Mapping),
+		unmapped: make(map[unmappedKey]*profile.Location),
+		markers:  make(map[string]*profile.Location),
+		p:        &profile.Profile{},
+		cancel:   o.Cancel,
 	}
 	p := b.p
 	if o.OffCPU {
@@ -189,7 +195,11 @@ func (s *Symbolizer) Profile(recs []sample.Record, o ProfileOptions) (*profile.P
 	p.DurationNanos = int64(o.Duration)
 	p.Comments = o.Comments
 
-	b.prefetch(recs)
+	// Held to the end: the builder reads mappings and the memo that Warm
+	// writes.
+	s.resolveMu.Lock()
+	defer s.resolveMu.Unlock()
+	s.resolve(recs, o.Cancel)
 	for i := range recs {
 		r := &recs[i]
 		smp := &profile.Sample{
@@ -227,7 +237,6 @@ type builder struct {
 	unmapped  map[unmappedKey]*profile.Location
 	markers   map[string]*profile.Location
 	kernelMap *profile.Mapping
-	frameMemo map[frameKey][]Frame
 	cancel    <-chan struct{}
 }
 
@@ -335,7 +344,7 @@ func (b *builder) userLocations(locs []*profile.Location, pid uint32, st sample.
 			// Left as a bare address.
 		} else if bin := m.binary(b.s.cache); bin != nil {
 			if vaddr, ok := bin.AddrForOffset(pc - m.Start + m.Offset); ok {
-				for _, f := range b.frames(bin, lookupAddr(vaddr, caller)) {
+				for _, f := range b.s.frames(bin, lookupAddr(vaddr, caller)) {
 					l.Line = append(l.Line, profile.Line{Function: b.function(f.Name, f.SystemName, f.File), Line: int64(f.Line)})
 				}
 			}
@@ -344,107 +353,6 @@ func (b *builder) userLocations(locs []*profile.Location, pid uint32, st sample.
 		locs = append(locs, l)
 	}
 	return locs
-}
-
-// prefetch looks up every user address the records need, one goroutine per
-// binary and as many binaries at once as there are CPUs, so that the debug
-// information of different binaries (most of the output latency) loads in
-// parallel; userLocations then finds the frames memoized.
-func (b *builder) prefetch(recs []sample.Record) {
-	work := make(map[*Binary]map[uint64]bool)
-	for i := range recs {
-		r := &recs[i]
-		if b.canceled() {
-			return
-		}
-		if r.User.State != sample.StackOK {
-			continue
-		}
-		proc := b.s.process(r.TGID)
-		for j, pc := range r.User.PCs {
-			m := proc.Find(pc)
-			if m == nil {
-				continue
-			}
-			bin := m.binary(b.s.cache)
-			if bin == nil {
-				continue
-			}
-			vaddr, ok := bin.AddrForOffset(pc - m.Start + m.Offset)
-			if !ok {
-				continue
-			}
-			if work[bin] == nil {
-				work[bin] = make(map[uint64]bool)
-			}
-			work[bin][lookupAddr(vaddr, j > 0)] = true
-		}
-	}
-	type result struct {
-		bin    *Binary
-		addrs  []uint64
-		frames [][]Frame
-	}
-	results := make([]*result, 0, len(work))
-	for bin, addrs := range work {
-		res := &result{bin: bin}
-		for a := range addrs {
-			res.addrs = append(res.addrs, a)
-		}
-		results = append(results, res)
-	}
-	// Binary methods are safe to call for different binaries at once: each
-	// holds only its own state, and the shared cache locks.
-	// Finished binaries come back on done; on cancellation the ones still
-	// running are abandoned, their goroutines left to end on their own.
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	done := make(chan *result, len(results))
-	started := 0
-dispatch:
-	for _, res := range results {
-		select {
-		case sem <- struct{}{}:
-		case <-b.cancel:
-			break dispatch
-		}
-		started++
-		go func() {
-			defer func() { <-sem }()
-			frames := make([][]Frame, len(res.addrs))
-			for i, a := range res.addrs {
-				// A lookup error (corrupt DWARF, say) leaves the address
-				// unknown rather than failing the whole profile.
-				frames[i], _ = res.bin.Frames(a)
-			}
-			res.frames = frames
-			done <- res
-		}()
-	}
-	for range started {
-		select {
-		case res := <-done:
-			for i, a := range res.addrs {
-				b.frameMemo[frameKey{res.bin, a}] = res.frames[i]
-			}
-		case <-b.cancel:
-			return
-		}
-	}
-}
-
-func (b *builder) frames(bin *Binary, addr uint64) []Frame {
-	k := frameKey{bin, addr}
-	if f, ok := b.frameMemo[k]; ok {
-		return f
-	}
-	if b.canceled() {
-		return nil
-	}
-	// A lookup error (corrupt DWARF, say) leaves the address unknown rather
-	// than failing the whole profile.
-	f, _ := bin.Frames(addr)
-	b.frameMemo[k] = f
-	return f
 }
 
 // lookupAddr steps a return address back into the call instruction, so that

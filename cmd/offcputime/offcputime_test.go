@@ -241,11 +241,11 @@ func TestFoldedAndPprof(t *testing.T) {
 			outPath := filepath.Join(dir, "out."+format)
 			done := make(chan int)
 			var out, errb bytes.Buffer
+			links := bpftest.Links(os.Getpid())
 			go func() {
 				done <- run([]string{"--format", format, "-m", "10000", "-p", pid, "-o", outPath, "2"}, &out, &errb)
 			}()
-			// Attaching takes well under this (about 65 ms here).
-			time.Sleep(700 * time.Millisecond)
+			bpftest.WaitAttached(t, os.Getpid(), links)
 			release.Write([]byte{1})
 			if err := sl.Wait(); err != nil {
 				t.Fatal(err)
@@ -308,8 +308,9 @@ func TestStackStoreFullIsReported(t *testing.T) {
 	sl, release := startSleeper(t, 20, 5)
 	done := make(chan int)
 	var out, errb bytes.Buffer
+	links := bpftest.Links(os.Getpid())
 	go func() { done <- run([]string{"--stack-storage-size", "2", "-f", "1"}, &out, &errb) }()
-	time.Sleep(300 * time.Millisecond)
+	bpftest.WaitAttached(t, os.Getpid(), links)
 	release.Write([]byte{1})
 	sl.Wait()
 	if code := <-done; code != 0 {

@@ -59,7 +59,8 @@ func TestSignalStillPrints(t *testing.T) {
 	if err := prof.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	bpftest.WaitAttached(t, prof.Process.Pid, 0)
+	time.Sleep(500 * time.Millisecond) // some samples of spin
 	prof.Process.Signal(syscall.SIGINT)
 	if err := prof.Wait(); err != nil {
 		t.Fatalf("profile after SIGINT: %v\n%s", err, errb.String())

@@ -250,7 +250,7 @@ func TestCancelDuringLoad(t *testing.T) {
 	defer sigs.Stop()
 	sigs.EndCollection() // as a signal during the load does
 	var out, errb bytes.Buffer
-	if err := collect(sigs, cfg, &out, &errb); !errors.Is(err, context.Canceled) {
+	if err := collect(sigs, cfg, nil, &out, &errb); !errors.Is(err, context.Canceled) {
 		t.Fatalf("collect with a cancelled context: %v", err)
 	}
 	// The abandoned load is closed when it returns.

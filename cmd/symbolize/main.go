@@ -110,10 +110,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case c.kernel:
 		lookup, err = kernelLookup()
 	case c.pid != 0:
-		var p *process
+		var p *symbolize.Process
 		p, err = openProcess(c.pid, c.debugDirs)
 		if p != nil {
-			lookup = p.frames
+			defer p.Close()
+			lookup = p.Frames
 		}
 	default:
 		bin, err = symbolize.OpenBinaryWith(c.exe, symbolize.Options{DebugDirs: c.debugDirs})

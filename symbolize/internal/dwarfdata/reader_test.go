@@ -1,11 +1,11 @@
-package symbolize
+package dwarfdata
 
 import (
 	"reflect"
 	"testing"
 )
 
-func TestDbufLEB128(t *testing.T) {
+func TestBufLEB128(t *testing.T) {
 	for _, tc := range []struct {
 		in []byte
 		u  uint64
@@ -17,17 +17,17 @@ func TestDbufLEB128(t *testing.T) {
 		{[]byte{0xe5, 0x8e, 0x26}, 624485, 624485},
 		{[]byte{0xc0, 0xbb, 0x78}, 1973696, -123456},
 	} {
-		r := dbuf{b: tc.in}
+		r := buf{b: tc.in}
 		if got := r.uleb(); got != tc.u || r.bad || r.off != len(tc.in) {
 			t.Errorf("uleb(% x) = %d (bad %v, off %d), want %d", tc.in, got, r.bad, r.off, tc.u)
 		}
-		r = dbuf{b: tc.in}
+		r = buf{b: tc.in}
 		if got := r.sleb(); got != tc.s || r.bad {
 			t.Errorf("sleb(% x) = %d, want %d", tc.in, got, tc.s)
 		}
 	}
 	// Past the end: bad, zero, and no panic from then on.
-	r := dbuf{b: []byte{0x80}}
+	r := buf{b: []byte{0x80}}
 	if r.uleb() != 0 || !r.bad {
 		t.Error("truncated uleb: not bad")
 	}
@@ -56,15 +56,15 @@ func TestRangeListV4(t *testing.T) {
 	} {
 		sec = append(sec, le(v)...)
 	}
-	s := &dwarfSections{ranges: sec}
-	u := &unitHeader{base: 0x1000, unitFormat: unitFormat{version: 4, addrSize: 8}}
-	got := s.rangeList(u, attrValue{form: formSecOffset, v: 0}, nil)
+	d := &Data{s: Sections{Ranges: sec}}
+	u := &Unit{base: 0x1000, unitFormat: unitFormat{version: 4, addrSize: 8}}
+	got := d.rangeList(u, value{form: formSecOffset, v: 0}, nil)
 	want := [][2]uint64{{0x1010, 0x1020}, {0x5000, 0x5008}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ranges = %#x, want %#x", got, want)
 	}
 	// An offset past the section reads nothing.
-	if got := s.rangeList(u, attrValue{form: formSecOffset, v: uint64(len(sec))}, nil); got != nil {
+	if got := d.rangeList(u, value{form: formSecOffset, v: uint64(len(sec))}, nil); got != nil {
 		t.Errorf("past the end: %#x", got)
 	}
 }
@@ -115,27 +115,26 @@ func TestLineTableV4(t *testing.T) {
 	n := len(body)
 	sec := append([]byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)}, body...)
 
-	s := &dwarfSections{line: sec}
-	u := &unitHeader{compDir: "/src", unitFormat: unitFormat{version: 4, addrSize: 8}}
-	tab, err := s.readLineTable(u, 0)
+	d := &Data{s: Sections{Line: sec}}
+	u := &Unit{compDir: "/src", unitFormat: unitFormat{version: 4, addrSize: 8}}
+	tab, err := d.readLineTable(u, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"", "/src/a.c", "/src/inc/b.h", "/src/inc/c.h"}; !reflect.DeepEqual(tab.files, want) {
-		t.Errorf("files = %q, want %q", tab.files, want)
+	if want := []string{"", "/src/a.c", "/src/inc/b.h", "/src/inc/c.h"}; !reflect.DeepEqual(tab.Files, want) {
+		t.Errorf("files = %q, want %q", tab.Files, want)
 	}
-	if len(tab.seqs) != 1 {
-		t.Fatalf("%d sequences, want 1 (the one at 0 is discarded code)", len(tab.seqs))
+	if len(tab.Seqs) != 1 {
+		t.Fatalf("%d sequences, want 1 (the one at 0 is discarded code)", len(tab.Seqs))
 	}
-	sq := tab.seqs[0]
-	wantRows := []lineRow{{0x401000, 1, 10}, {0x401004, 1, 11}, {0x401006, 2, 11}, {0x401008, 3, 12}}
-	if sq.lo != 0x401000 || sq.hi != 0x401010 || !reflect.DeepEqual(sq.rows, wantRows) {
-		t.Errorf("sequence [%#x, %#x) rows %#v, want [0x401000, 0x401010) %#v", sq.lo, sq.hi, sq.rows, wantRows)
+	sq := tab.Seqs[0]
+	wantRows := []LineRow{{0x401000, 1, 10}, {0x401004, 1, 11}, {0x401006, 2, 11}, {0x401008, 3, 12}}
+	if sq.Lo != 0x401000 || sq.Hi != 0x401010 || !reflect.DeepEqual(sq.Rows, wantRows) {
+		t.Errorf("sequence [%#x, %#x) rows %#v, want [0x401000, 0x401010) %#v", sq.Lo, sq.Hi, sq.Rows, wantRows)
 	}
-	if want := []rowDisc{{1, 3}}; !reflect.DeepEqual(sq.discs, want) {
-		t.Errorf("discriminators %v, want %v", sq.discs, want)
+	if want := []RowDisc{{1, 3}}; !reflect.DeepEqual(sq.Discs, want) {
+		t.Errorf("discriminators %v, want %v", sq.Discs, want)
 	}
-	ui := &unitInfo{unitHeader: u, files: tab.files, seqs: tab.seqs}
 	for _, tc := range []struct {
 		addr       uint64
 		file       string
@@ -146,15 +145,15 @@ func TestLineTableV4(t *testing.T) {
 		{0x40100f, "/src/inc/c.h", 12, 0},
 		{0x401010, "", 0, 0},
 	} {
-		f, l, d := ui.lineAt(tc.addr)
-		if f != tc.file || l != tc.line || d != tc.disc {
-			t.Errorf("lineAt(%#x) = %s:%d (discriminator %d), want %s:%d (%d)", tc.addr, f, l, d, tc.file, tc.line, tc.disc)
+		f, l, disc := tab.Find(tc.addr)
+		if f != tc.file || l != tc.line || disc != tc.disc {
+			t.Errorf("Find(%#x) = %s:%d (discriminator %d), want %s:%d (%d)", tc.addr, f, l, disc, tc.file, tc.line, tc.disc)
 		}
 	}
 
 	// Every truncation is an error or a shorter table, never a panic.
 	for i := range sec {
-		s := &dwarfSections{line: sec[:i]}
-		s.readLineTable(u, 0)
+		d := &Data{s: Sections{Line: sec[:i]}}
+		d.readLineTable(u, 0)
 	}
 }
