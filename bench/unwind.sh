@@ -40,7 +40,7 @@ for m in fp auto; do
 done
 printf 'attach_ms fp %s auto %s ratio auto/fp %s (target < 100 ms)\n' "$(cat "$tmp/attach_fp")" "$(cat "$tmp/attach_auto")" "$(ratio "$(cat "$tmp/attach_auto")" "$(cat "$tmp/attach_fp")")"
 
-echo "== BPF ns per sample, -p PID -F 499 for 5 s"
+echo "== BPF ns per sample (all runs' BPF time over the samples kept), -p PID -F 499 for 5 s"
 "$tmp/cpubench" 100000000000 1 >/dev/null & pids+=($!); cb=$!
 cat >"$tmp/loop.py" <<'PY'
 import json, re, sys, time
@@ -56,10 +56,11 @@ for target in cpubench:$cb python3:$py; do
   name=${target%%:*}; pid=${target##*:}
   for m in fp auto; do
     "$prof" --unwind $m --stats -U -f -p "$pid" -F 499 5 2>"$tmp/err" >"$tmp/out_${name}_$m"
-    ns=$(field bpf_ns_per_run <"$tmp/err")
+    # BPF time of all runs (those filtered out by -p too) per sample kept.
+    ns=$(awk -v r="$(field bpf_runs <"$tmp/err")" -v n="$(field bpf_ns_per_run <"$tmp/err")" -v s="$(field samples <"$tmp/err")" 'BEGIN { if (s > 0) printf "%.0f", r*n/s; else print "nan" }')
     depth=$(awk '{n=split($1,a,";"); s+=n*$2; c+=$2} END {if (c) printf "%.1f", s/c; else print "nan"}' "$tmp/out_${name}_$m")
     echo "$ns" >"$tmp/ns_${name}_$m"
-    printf '%-9s %-4s bpf_ns_per_run %6s  mean folded depth %s\n' "$name" "$m" "$ns" "$depth"
+    printf '%-9s %-4s bpf_ns_per_sample %6s  mean folded depth %s\n' "$name" "$m" "$ns" "$depth"
   done
   printf '%-9s ratio auto/fp %s\n' "$name" "$(ratio "$(cat "$tmp/ns_${name}_auto")" "$(cat "$tmp/ns_${name}_fp")")"
 done
@@ -76,13 +77,14 @@ run_under() {
   "$tmp/cpubench" "$ITERS" | field wall_s >>"$tmp/$name"
   if [ $# -gt 0 ]; then kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
 }
-configs=(base ember49 ember999)
+configs=(base emberfp49 ember49 ember999)
 [ $have_perf = 1 ] && configs+=(perf49 perf999)
 echo "== no-frame-pointer cpubench slowdown, $REPS rounds of: ${configs[*]}"
 for r in $(seq "$REPS"); do
   for c in "${configs[@]}"; do
     case $c in
       base) run_under base ;;
+      emberfp49) run_under emberfp49 "$prof" --unwind fp -f ;;
       ember49) run_under ember49 "$prof" --unwind auto -f ;;
       ember999) run_under ember999 "$prof" --unwind auto -F 999 -f ;;
       perf49) run_under perf49 perf record --call-graph dwarf -F 49 -a -o "$tmp/perf.data" ;;
