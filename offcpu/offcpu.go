@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -15,6 +16,7 @@ import (
 	"github.com/emberprof/ember/procs"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/stackmap"
+	"github.com/emberprof/ember/unwind/loader"
 )
 
 // Config says which blocks to measure.
@@ -37,6 +39,13 @@ type Config struct {
 	UserStacks   bool
 	// StackStorageSize bounds the number of distinct stacks stored.
 	StackStorageSize uint32
+	// Unwind says how user stacks are walked; the zero value is frame
+	// pointers only. UnwindRows is the row budget of the CFI tables (0:
+	// loader.DefaultRows) and UnwindWarn gets the one-line notices of a
+	// full budget.
+	Unwind     loader.Mode
+	UnwindRows uint32
+	UnwindWarn io.Writer
 
 	// checkUserWalk compares each user walk with the kernel's (tests).
 	checkUserWalk bool
@@ -59,6 +68,7 @@ type Tracer struct {
 	links  []link.Link
 	procs  *procs.Reader
 	counts *stackmap.Counts
+	unw    *loader.Loader
 }
 
 // Open loads the BPF program and starts measuring.
@@ -108,6 +118,7 @@ func open(ctx context.Context, cfg Config) (*Tracer, error) {
 		"user_stacks":         cfg.UserStacks,
 		"kernel_skip":         uint32(kernelSkip),
 		"check_user_walk":     cfg.checkUserWalk,
+		"unwind_mode":         uint32(cfg.Unwind),
 	}
 	if err := bpfenv.SetVariables(spec, vars); err != nil {
 		return nil, err
@@ -115,6 +126,10 @@ func open(ctx context.Context, cfg Config) (*Tracer, error) {
 	if cfg.StackStorageSize > 0 {
 		spec.Maps["stacks"].MaxEntries = cfg.StackStorageSize
 	}
+	if !cfg.UserStacks {
+		cfg.Unwind = loader.ModeFP // no user stacks: no tables to load
+	}
+	loader.SizeMaps(spec, cfg.Unwind, cfg.UnwindRows)
 	t := &Tracer{cfg: cfg}
 	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts", "counts_odd"); err != nil {
 		return nil, err
@@ -149,6 +164,26 @@ func (t *Tracer) start(ctx context.Context) error {
 		return err
 	}
 	t.procs = announced
+	if t.cfg.Unwind != loader.ModeFP {
+		t.unw, err = loader.Start(loader.Maps{
+			Rows: t.objs.UnwindRows, Files: t.objs.UnwindFiles,
+			Procs: t.objs.UnwindProcs, Requests: t.objs.UnwindRequests,
+		}, loader.Options{Warn: t.cfg.UnwindWarn, First: t.cfg.PIDs})
+		if err != nil {
+			return err
+		}
+	}
+	if t.unw != nil {
+		// The processes asked for (-p) get their tables before sampling
+		// starts, so that their first stacks are whole, unless that takes
+		// longer than FirstWait.
+		select {
+		case <-t.unw.FirstLoaded():
+		case <-time.After(loader.FirstWait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	progs := []struct {
 		name string
 		prog *ebpf.Program
@@ -229,6 +264,25 @@ func (t *Tracer) RunStats() (runs uint64, total time.Duration, err error) {
 	return st.RunCount, st.Runtime, nil
 }
 
+// Unwind returns the unwinder's counters and what its loader holds; both
+// are zero in frame-pointer mode.
+func (t *Tracer) Unwind() (loader.Stats, loader.Info, error) {
+	if t.unw == nil {
+		return loader.Stats{}, loader.Info{}, nil
+	}
+	st, err := loader.ReadStats(t.objs.UnwindStats)
+	return st, t.unw.Info(), err
+}
+
+// LoadProcess loads pid's unwind tables now rather than when the walker
+// first asks; it does nothing in frame-pointer mode.
+func (t *Tracer) LoadProcess(pid uint32) error {
+	if t.unw == nil {
+		return nil
+	}
+	return t.unw.Load(pid)
+}
+
 // walkChecks returns the counts of user walks compared with the kernel's,
 // with checkUserWalk set.
 func (t *Tracer) walkChecks() (stackmap.WalkChecks, error) {
@@ -238,6 +292,9 @@ func (t *Tracer) walkChecks() (stackmap.WalkChecks, error) {
 // Close detaches and unloads everything.
 func (t *Tracer) Close() error {
 	t.Stop()
+	if t.unw != nil {
+		t.unw.Close()
+	}
 	if t.procs != nil {
 		t.procs.Close()
 	}

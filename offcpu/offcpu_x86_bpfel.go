@@ -55,6 +55,57 @@ type offcpuThread struct {
 	StartTime uint64
 }
 
+type offcpuUnwindFile struct {
+	_     structs.HostLayout
+	First uint32
+	Count uint32
+}
+
+type offcpuUnwindKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Pid       uint32
+	Addr      uint64
+}
+
+type offcpuUnwindMapping struct {
+	_     structs.HostLayout
+	Start uint64
+	End   uint64
+	Bias  uint64
+	File  uint32
+	Flags uint32
+}
+
+type offcpuUnwindRow struct {
+	_      structs.HostLayout
+	Pc     uint32
+	CfaOff int16
+	Kind   uint8
+	RbpOff int8
+}
+
+type offcpuUnwindSlot uint32
+
+const (
+	offcpuUnwindSlotUNWIND_WALKS        offcpuUnwindSlot = 0
+	offcpuUnwindSlotUNWIND_END_STOP     offcpuUnwindSlot = 1
+	offcpuUnwindSlotUNWIND_END_FP       offcpuUnwindSlot = 2
+	offcpuUnwindSlotUNWIND_ERR_NO_ROW   offcpuUnwindSlot = 3
+	offcpuUnwindSlotUNWIND_ERR_INVALID  offcpuUnwindSlot = 4
+	offcpuUnwindSlotUNWIND_ERR_BAD_CFA  offcpuUnwindSlot = 5
+	offcpuUnwindSlotUNWIND_ERR_READ     offcpuUnwindSlot = 6
+	offcpuUnwindSlotUNWIND_ERR_BAD_RA   offcpuUnwindSlot = 7
+	offcpuUnwindSlotUNWIND_ERR_DEPTH    offcpuUnwindSlot = 8
+	offcpuUnwindSlotUNWIND_ERR_NO_TABLE offcpuUnwindSlot = 9
+	offcpuUnwindSlotUNWIND_FP_UNKNOWN   offcpuUnwindSlot = 10
+	offcpuUnwindSlotUNWIND_FP_PENDING   offcpuUnwindSlot = 11
+	offcpuUnwindSlotUNWIND_FP_NO_CFI    offcpuUnwindSlot = 12
+	offcpuUnwindSlotUNWIND_FRAMES       offcpuUnwindSlot = 13
+	offcpuUnwindSlotUNWIND_REQUESTS     offcpuUnwindSlot = 14
+	offcpuUnwindSlotUNWIND_SLOTS        offcpuUnwindSlot = 15
+)
+
 type offcpuValue struct {
 	_     structs.HostLayout
 	Count uint64
@@ -76,6 +127,13 @@ const (
 	offcpuMapStarts            = "starts"
 	offcpuMapTgids             = "tgids"
 	offcpuMapTids              = "tids"
+	offcpuMapUnwindAsked       = "unwind_asked"
+	offcpuMapUnwindFiles       = "unwind_files"
+	offcpuMapUnwindProcs       = "unwind_procs"
+	offcpuMapUnwindRequests    = "unwind_requests"
+	offcpuMapUnwindRows        = "unwind_rows"
+	offcpuMapUnwindSnaps       = "unwind_snaps"
+	offcpuMapUnwindStats       = "unwind_stats"
 	offcpuMapWalkChecks        = "walk_checks"
 	offcpuProgOnExec           = "on_exec"
 	offcpuProgOnSwitch         = "on_switch"
@@ -90,6 +148,8 @@ const (
 	offcpuVarMaxNs             = "max_ns"
 	offcpuVarMinNs             = "min_ns"
 	offcpuVarState             = "state"
+	offcpuVarUnwindMode        = "unwind_mode"
+	offcpuVarUnwindSnapshot    = "unwind_snapshot"
 	offcpuVarUserStacks        = "user_stacks"
 	offcpuVarUserThreadsOnly   = "user_threads_only"
 )
@@ -144,18 +204,25 @@ type offcpuProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type offcpuMapSpecs struct {
-	CheckScratch *ebpf.MapSpec `ebpf:"check_scratch"`
-	Counts       *ebpf.MapSpec `ebpf:"counts"`
-	CountsOdd    *ebpf.MapSpec `ebpf:"counts_odd"`
-	Losses       *ebpf.MapSpec `ebpf:"losses"`
-	NewProcs     *ebpf.MapSpec `ebpf:"new_procs"`
-	Seen         *ebpf.MapSpec `ebpf:"seen"`
-	StackScratch *ebpf.MapSpec `ebpf:"stack_scratch"`
-	Stacks       *ebpf.MapSpec `ebpf:"stacks"`
-	Starts       *ebpf.MapSpec `ebpf:"starts"`
-	Tgids        *ebpf.MapSpec `ebpf:"tgids"`
-	Tids         *ebpf.MapSpec `ebpf:"tids"`
-	WalkChecks   *ebpf.MapSpec `ebpf:"walk_checks"`
+	CheckScratch   *ebpf.MapSpec `ebpf:"check_scratch"`
+	Counts         *ebpf.MapSpec `ebpf:"counts"`
+	CountsOdd      *ebpf.MapSpec `ebpf:"counts_odd"`
+	Losses         *ebpf.MapSpec `ebpf:"losses"`
+	NewProcs       *ebpf.MapSpec `ebpf:"new_procs"`
+	Seen           *ebpf.MapSpec `ebpf:"seen"`
+	StackScratch   *ebpf.MapSpec `ebpf:"stack_scratch"`
+	Stacks         *ebpf.MapSpec `ebpf:"stacks"`
+	Starts         *ebpf.MapSpec `ebpf:"starts"`
+	Tgids          *ebpf.MapSpec `ebpf:"tgids"`
+	Tids           *ebpf.MapSpec `ebpf:"tids"`
+	UnwindAsked    *ebpf.MapSpec `ebpf:"unwind_asked"`
+	UnwindFiles    *ebpf.MapSpec `ebpf:"unwind_files"`
+	UnwindProcs    *ebpf.MapSpec `ebpf:"unwind_procs"`
+	UnwindRequests *ebpf.MapSpec `ebpf:"unwind_requests"`
+	UnwindRows     *ebpf.MapSpec `ebpf:"unwind_rows"`
+	UnwindSnaps    *ebpf.MapSpec `ebpf:"unwind_snaps"`
+	UnwindStats    *ebpf.MapSpec `ebpf:"unwind_stats"`
+	WalkChecks     *ebpf.MapSpec `ebpf:"walk_checks"`
 }
 
 // offcpuVariableSpecs contains global variables before they are loaded into the kernel.
@@ -173,6 +240,8 @@ type offcpuVariableSpecs struct {
 	MaxNs             *ebpf.VariableSpec `ebpf:"max_ns"`
 	MinNs             *ebpf.VariableSpec `ebpf:"min_ns"`
 	State             *ebpf.VariableSpec `ebpf:"state"`
+	UnwindMode        *ebpf.VariableSpec `ebpf:"unwind_mode"`
+	UnwindSnapshot    *ebpf.VariableSpec `ebpf:"unwind_snapshot"`
 	UserStacks        *ebpf.VariableSpec `ebpf:"user_stacks"`
 	UserThreadsOnly   *ebpf.VariableSpec `ebpf:"user_threads_only"`
 }
@@ -197,18 +266,25 @@ func (o *offcpuObjects) Close() error {
 //
 // It can be passed to loadOffcpuObjects or ebpf.CollectionSpec.LoadAndAssign.
 type offcpuMaps struct {
-	CheckScratch *ebpf.Map `ebpf:"check_scratch"`
-	Counts       *ebpf.Map `ebpf:"counts"`
-	CountsOdd    *ebpf.Map `ebpf:"counts_odd"`
-	Losses       *ebpf.Map `ebpf:"losses"`
-	NewProcs     *ebpf.Map `ebpf:"new_procs"`
-	Seen         *ebpf.Map `ebpf:"seen"`
-	StackScratch *ebpf.Map `ebpf:"stack_scratch"`
-	Stacks       *ebpf.Map `ebpf:"stacks"`
-	Starts       *ebpf.Map `ebpf:"starts"`
-	Tgids        *ebpf.Map `ebpf:"tgids"`
-	Tids         *ebpf.Map `ebpf:"tids"`
-	WalkChecks   *ebpf.Map `ebpf:"walk_checks"`
+	CheckScratch   *ebpf.Map `ebpf:"check_scratch"`
+	Counts         *ebpf.Map `ebpf:"counts"`
+	CountsOdd      *ebpf.Map `ebpf:"counts_odd"`
+	Losses         *ebpf.Map `ebpf:"losses"`
+	NewProcs       *ebpf.Map `ebpf:"new_procs"`
+	Seen           *ebpf.Map `ebpf:"seen"`
+	StackScratch   *ebpf.Map `ebpf:"stack_scratch"`
+	Stacks         *ebpf.Map `ebpf:"stacks"`
+	Starts         *ebpf.Map `ebpf:"starts"`
+	Tgids          *ebpf.Map `ebpf:"tgids"`
+	Tids           *ebpf.Map `ebpf:"tids"`
+	UnwindAsked    *ebpf.Map `ebpf:"unwind_asked"`
+	UnwindFiles    *ebpf.Map `ebpf:"unwind_files"`
+	UnwindProcs    *ebpf.Map `ebpf:"unwind_procs"`
+	UnwindRequests *ebpf.Map `ebpf:"unwind_requests"`
+	UnwindRows     *ebpf.Map `ebpf:"unwind_rows"`
+	UnwindSnaps    *ebpf.Map `ebpf:"unwind_snaps"`
+	UnwindStats    *ebpf.Map `ebpf:"unwind_stats"`
+	WalkChecks     *ebpf.Map `ebpf:"walk_checks"`
 }
 
 func (m *offcpuMaps) Close() error {
@@ -224,6 +300,13 @@ func (m *offcpuMaps) Close() error {
 		m.Starts,
 		m.Tgids,
 		m.Tids,
+		m.UnwindAsked,
+		m.UnwindFiles,
+		m.UnwindProcs,
+		m.UnwindRequests,
+		m.UnwindRows,
+		m.UnwindSnaps,
+		m.UnwindStats,
 		m.WalkChecks,
 	)
 }
@@ -243,6 +326,8 @@ type offcpuVariables struct {
 	MaxNs             *ebpf.Variable `ebpf:"max_ns"`
 	MinNs             *ebpf.Variable `ebpf:"min_ns"`
 	State             *ebpf.Variable `ebpf:"state"`
+	UnwindMode        *ebpf.Variable `ebpf:"unwind_mode"`
+	UnwindSnapshot    *ebpf.Variable `ebpf:"unwind_snapshot"`
 	UserStacks        *ebpf.Variable `ebpf:"user_stacks"`
 	UserThreadsOnly   *ebpf.Variable `ebpf:"user_threads_only"`
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/emberprof/ember/procs"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/stackmap"
+	"github.com/emberprof/ember/unwind/loader"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,9 +45,23 @@ type Config struct {
 	StackStorageSize uint32
 	// HashStorageSize bounds the number of distinct (task, stacks) keys.
 	HashStorageSize uint32
+	// Unwind says how user stacks are walked; the zero value is frame
+	// pointers only. UnwindRows is the row budget of the CFI tables (0:
+	// loader.DefaultRows) and UnwindWarn gets the one-line notices of a
+	// full budget.
+	Unwind     loader.Mode
+	UnwindRows uint32
+	UnwindWarn io.Writer
 
 	// checkUserWalk compares each user walk with the kernel's (tests).
 	checkUserWalk bool
+	// unwindWorkers and unwindLazy set the loader's workers and keep it
+	// from loading PIDs before the walker asks (benchmarks).
+	unwindWorkers int
+	unwindLazy    bool
+	// unwindSnapshot records each walk with its registers and stack in
+	// unwind_snaps (tests).
+	unwindSnapshot bool
 }
 
 // Sampler is a loaded and attached sampling program.
@@ -56,6 +72,7 @@ type Sampler struct {
 	events []int
 	procs  *procs.Reader
 	counts *stackmap.Counts
+	unw    *loader.Loader
 }
 
 // Open loads the BPF program and starts sampling on every requested CPU.
@@ -88,6 +105,8 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 		"kernel_stacks":   cfg.KernelStacks,
 		"user_stacks":     cfg.UserStacks,
 		"check_user_walk": cfg.checkUserWalk,
+		"unwind_mode":     uint32(cfg.Unwind),
+		"unwind_snapshot": cfg.unwindSnapshot,
 	}
 	if err := bpfenv.SetVariables(spec, vars); err != nil {
 		return nil, err
@@ -98,6 +117,13 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 	if cfg.HashStorageSize > 0 {
 		spec.Maps["counts"].MaxEntries = cfg.HashStorageSize
 		spec.Maps["counts_odd"].MaxEntries = cfg.HashStorageSize
+	}
+	if !cfg.UserStacks {
+		cfg.Unwind = loader.ModeFP // no user stacks: no tables to load
+	}
+	loader.SizeMaps(spec, cfg.Unwind, cfg.UnwindRows)
+	if cfg.unwindSnapshot {
+		spec.Maps["unwind_snaps"].MaxEntries = 64 << 20
 	}
 	s := &Sampler{cfg: cfg}
 	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts", "counts_odd"); err != nil {
@@ -132,6 +158,26 @@ func (s *Sampler) start(ctx context.Context) error {
 		return err
 	}
 	s.procs = announced
+	if s.cfg.Unwind != loader.ModeFP {
+		s.unw, err = loader.Start(loader.Maps{
+			Rows: s.objs.UnwindRows, Files: s.objs.UnwindFiles,
+			Procs: s.objs.UnwindProcs, Requests: s.objs.UnwindRequests,
+		}, s.loaderOptions())
+		if err != nil {
+			return err
+		}
+	}
+	if s.unw != nil {
+		// The processes asked for (-p) get their tables before sampling
+		// starts, so that their first stacks are whole, unless that takes
+		// longer than FirstWait.
+		select {
+		case <-s.unw.FirstLoaded():
+		case <-time.After(loader.FirstWait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.OnExec, AttachType: ebpf.AttachTraceRawTp})
 	if err != nil {
 		return bpfenv.Explain("attach sched_process_exec", err)
@@ -171,6 +217,14 @@ func (s *Sampler) start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func (s *Sampler) loaderOptions() loader.Options {
+	o := loader.Options{Warn: s.cfg.UnwindWarn, First: s.cfg.PIDs, Workers: s.cfg.unwindWorkers}
+	if s.cfg.unwindLazy {
+		o.First = nil
+	}
+	return o
 }
 
 func (s *Sampler) cpus() ([]int, error) {
@@ -240,6 +294,25 @@ func (s *Sampler) RunStats() (runs uint64, total time.Duration, err error) {
 	return st.RunCount, st.Runtime, nil
 }
 
+// Unwind returns the unwinder's counters and what its loader holds; both
+// are zero in frame-pointer mode.
+func (s *Sampler) Unwind() (loader.Stats, loader.Info, error) {
+	if s.unw == nil {
+		return loader.Stats{}, loader.Info{}, nil
+	}
+	st, err := loader.ReadStats(s.objs.UnwindStats)
+	return st, s.unw.Info(), err
+}
+
+// LoadProcess loads pid's unwind tables now rather than when the walker
+// first asks; it does nothing in frame-pointer mode.
+func (s *Sampler) LoadProcess(pid uint32) error {
+	if s.unw == nil {
+		return nil
+	}
+	return s.unw.Load(pid)
+}
+
 // walkChecks returns the counts of user walks compared with the kernel's,
 // with checkUserWalk set.
 func (s *Sampler) walkChecks() (stackmap.WalkChecks, error) {
@@ -249,6 +322,9 @@ func (s *Sampler) walkChecks() (stackmap.WalkChecks, error) {
 // Close detaches and unloads everything.
 func (s *Sampler) Close() error {
 	s.Stop()
+	if s.unw != nil {
+		s.unw.Close()
+	}
 	if s.procs != nil {
 		s.procs.Close()
 	}

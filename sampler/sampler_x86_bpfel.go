@@ -39,6 +39,57 @@ const (
 	samplerStackStateSTACK_SKIPPED samplerStackState = 4
 )
 
+type samplerUnwindFile struct {
+	_     structs.HostLayout
+	First uint32
+	Count uint32
+}
+
+type samplerUnwindKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Pid       uint32
+	Addr      uint64
+}
+
+type samplerUnwindMapping struct {
+	_     structs.HostLayout
+	Start uint64
+	End   uint64
+	Bias  uint64
+	File  uint32
+	Flags uint32
+}
+
+type samplerUnwindRow struct {
+	_      structs.HostLayout
+	Pc     uint32
+	CfaOff int16
+	Kind   uint8
+	RbpOff int8
+}
+
+type samplerUnwindSlot uint32
+
+const (
+	samplerUnwindSlotUNWIND_WALKS        samplerUnwindSlot = 0
+	samplerUnwindSlotUNWIND_END_STOP     samplerUnwindSlot = 1
+	samplerUnwindSlotUNWIND_END_FP       samplerUnwindSlot = 2
+	samplerUnwindSlotUNWIND_ERR_NO_ROW   samplerUnwindSlot = 3
+	samplerUnwindSlotUNWIND_ERR_INVALID  samplerUnwindSlot = 4
+	samplerUnwindSlotUNWIND_ERR_BAD_CFA  samplerUnwindSlot = 5
+	samplerUnwindSlotUNWIND_ERR_READ     samplerUnwindSlot = 6
+	samplerUnwindSlotUNWIND_ERR_BAD_RA   samplerUnwindSlot = 7
+	samplerUnwindSlotUNWIND_ERR_DEPTH    samplerUnwindSlot = 8
+	samplerUnwindSlotUNWIND_ERR_NO_TABLE samplerUnwindSlot = 9
+	samplerUnwindSlotUNWIND_FP_UNKNOWN   samplerUnwindSlot = 10
+	samplerUnwindSlotUNWIND_FP_PENDING   samplerUnwindSlot = 11
+	samplerUnwindSlotUNWIND_FP_NO_CFI    samplerUnwindSlot = 12
+	samplerUnwindSlotUNWIND_FRAMES       samplerUnwindSlot = 13
+	samplerUnwindSlotUNWIND_REQUESTS     samplerUnwindSlot = 14
+	samplerUnwindSlotUNWIND_SLOTS        samplerUnwindSlot = 15
+)
+
 type samplerValue struct {
 	_     structs.HostLayout
 	Count uint64
@@ -49,26 +100,35 @@ type samplerValue struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	samplerMapCheckScratch  = "check_scratch"
-	samplerMapCounts        = "counts"
-	samplerMapCountsOdd     = "counts_odd"
-	samplerMapLosses        = "losses"
-	samplerMapNewProcs      = "new_procs"
-	samplerMapSeen          = "seen"
-	samplerMapStackScratch  = "stack_scratch"
-	samplerMapStacks        = "stacks"
-	samplerMapTgids         = "tgids"
-	samplerMapTids          = "tids"
-	samplerMapWalkChecks    = "walk_checks"
-	samplerProgOnExec       = "on_exec"
-	samplerProgSample       = "sample"
-	samplerVarCheckUserWalk = "check_user_walk"
-	samplerVarFilterTgid    = "filter_tgid"
-	samplerVarFilterTid     = "filter_tid"
-	samplerVarGeneration    = "generation"
-	samplerVarIncludeIdle   = "include_idle"
-	samplerVarKernelStacks  = "kernel_stacks"
-	samplerVarUserStacks    = "user_stacks"
+	samplerMapCheckScratch   = "check_scratch"
+	samplerMapCounts         = "counts"
+	samplerMapCountsOdd      = "counts_odd"
+	samplerMapLosses         = "losses"
+	samplerMapNewProcs       = "new_procs"
+	samplerMapSeen           = "seen"
+	samplerMapStackScratch   = "stack_scratch"
+	samplerMapStacks         = "stacks"
+	samplerMapTgids          = "tgids"
+	samplerMapTids           = "tids"
+	samplerMapUnwindAsked    = "unwind_asked"
+	samplerMapUnwindFiles    = "unwind_files"
+	samplerMapUnwindProcs    = "unwind_procs"
+	samplerMapUnwindRequests = "unwind_requests"
+	samplerMapUnwindRows     = "unwind_rows"
+	samplerMapUnwindSnaps    = "unwind_snaps"
+	samplerMapUnwindStats    = "unwind_stats"
+	samplerMapWalkChecks     = "walk_checks"
+	samplerProgOnExec        = "on_exec"
+	samplerProgSample        = "sample"
+	samplerVarCheckUserWalk  = "check_user_walk"
+	samplerVarFilterTgid     = "filter_tgid"
+	samplerVarFilterTid      = "filter_tid"
+	samplerVarGeneration     = "generation"
+	samplerVarIncludeIdle    = "include_idle"
+	samplerVarKernelStacks   = "kernel_stacks"
+	samplerVarUnwindMode     = "unwind_mode"
+	samplerVarUnwindSnapshot = "unwind_snapshot"
+	samplerVarUserStacks     = "user_stacks"
 )
 
 // loadSampler returns the embedded CollectionSpec for sampler.
@@ -121,30 +181,39 @@ type samplerProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type samplerMapSpecs struct {
-	CheckScratch *ebpf.MapSpec `ebpf:"check_scratch"`
-	Counts       *ebpf.MapSpec `ebpf:"counts"`
-	CountsOdd    *ebpf.MapSpec `ebpf:"counts_odd"`
-	Losses       *ebpf.MapSpec `ebpf:"losses"`
-	NewProcs     *ebpf.MapSpec `ebpf:"new_procs"`
-	Seen         *ebpf.MapSpec `ebpf:"seen"`
-	StackScratch *ebpf.MapSpec `ebpf:"stack_scratch"`
-	Stacks       *ebpf.MapSpec `ebpf:"stacks"`
-	Tgids        *ebpf.MapSpec `ebpf:"tgids"`
-	Tids         *ebpf.MapSpec `ebpf:"tids"`
-	WalkChecks   *ebpf.MapSpec `ebpf:"walk_checks"`
+	CheckScratch   *ebpf.MapSpec `ebpf:"check_scratch"`
+	Counts         *ebpf.MapSpec `ebpf:"counts"`
+	CountsOdd      *ebpf.MapSpec `ebpf:"counts_odd"`
+	Losses         *ebpf.MapSpec `ebpf:"losses"`
+	NewProcs       *ebpf.MapSpec `ebpf:"new_procs"`
+	Seen           *ebpf.MapSpec `ebpf:"seen"`
+	StackScratch   *ebpf.MapSpec `ebpf:"stack_scratch"`
+	Stacks         *ebpf.MapSpec `ebpf:"stacks"`
+	Tgids          *ebpf.MapSpec `ebpf:"tgids"`
+	Tids           *ebpf.MapSpec `ebpf:"tids"`
+	UnwindAsked    *ebpf.MapSpec `ebpf:"unwind_asked"`
+	UnwindFiles    *ebpf.MapSpec `ebpf:"unwind_files"`
+	UnwindProcs    *ebpf.MapSpec `ebpf:"unwind_procs"`
+	UnwindRequests *ebpf.MapSpec `ebpf:"unwind_requests"`
+	UnwindRows     *ebpf.MapSpec `ebpf:"unwind_rows"`
+	UnwindSnaps    *ebpf.MapSpec `ebpf:"unwind_snaps"`
+	UnwindStats    *ebpf.MapSpec `ebpf:"unwind_stats"`
+	WalkChecks     *ebpf.MapSpec `ebpf:"walk_checks"`
 }
 
 // samplerVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type samplerVariableSpecs struct {
-	CheckUserWalk *ebpf.VariableSpec `ebpf:"check_user_walk"`
-	FilterTgid    *ebpf.VariableSpec `ebpf:"filter_tgid"`
-	FilterTid     *ebpf.VariableSpec `ebpf:"filter_tid"`
-	Generation    *ebpf.VariableSpec `ebpf:"generation"`
-	IncludeIdle   *ebpf.VariableSpec `ebpf:"include_idle"`
-	KernelStacks  *ebpf.VariableSpec `ebpf:"kernel_stacks"`
-	UserStacks    *ebpf.VariableSpec `ebpf:"user_stacks"`
+	CheckUserWalk  *ebpf.VariableSpec `ebpf:"check_user_walk"`
+	FilterTgid     *ebpf.VariableSpec `ebpf:"filter_tgid"`
+	FilterTid      *ebpf.VariableSpec `ebpf:"filter_tid"`
+	Generation     *ebpf.VariableSpec `ebpf:"generation"`
+	IncludeIdle    *ebpf.VariableSpec `ebpf:"include_idle"`
+	KernelStacks   *ebpf.VariableSpec `ebpf:"kernel_stacks"`
+	UnwindMode     *ebpf.VariableSpec `ebpf:"unwind_mode"`
+	UnwindSnapshot *ebpf.VariableSpec `ebpf:"unwind_snapshot"`
+	UserStacks     *ebpf.VariableSpec `ebpf:"user_stacks"`
 }
 
 // samplerObjects contains all objects after they have been loaded into the kernel.
@@ -167,17 +236,24 @@ func (o *samplerObjects) Close() error {
 //
 // It can be passed to loadSamplerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type samplerMaps struct {
-	CheckScratch *ebpf.Map `ebpf:"check_scratch"`
-	Counts       *ebpf.Map `ebpf:"counts"`
-	CountsOdd    *ebpf.Map `ebpf:"counts_odd"`
-	Losses       *ebpf.Map `ebpf:"losses"`
-	NewProcs     *ebpf.Map `ebpf:"new_procs"`
-	Seen         *ebpf.Map `ebpf:"seen"`
-	StackScratch *ebpf.Map `ebpf:"stack_scratch"`
-	Stacks       *ebpf.Map `ebpf:"stacks"`
-	Tgids        *ebpf.Map `ebpf:"tgids"`
-	Tids         *ebpf.Map `ebpf:"tids"`
-	WalkChecks   *ebpf.Map `ebpf:"walk_checks"`
+	CheckScratch   *ebpf.Map `ebpf:"check_scratch"`
+	Counts         *ebpf.Map `ebpf:"counts"`
+	CountsOdd      *ebpf.Map `ebpf:"counts_odd"`
+	Losses         *ebpf.Map `ebpf:"losses"`
+	NewProcs       *ebpf.Map `ebpf:"new_procs"`
+	Seen           *ebpf.Map `ebpf:"seen"`
+	StackScratch   *ebpf.Map `ebpf:"stack_scratch"`
+	Stacks         *ebpf.Map `ebpf:"stacks"`
+	Tgids          *ebpf.Map `ebpf:"tgids"`
+	Tids           *ebpf.Map `ebpf:"tids"`
+	UnwindAsked    *ebpf.Map `ebpf:"unwind_asked"`
+	UnwindFiles    *ebpf.Map `ebpf:"unwind_files"`
+	UnwindProcs    *ebpf.Map `ebpf:"unwind_procs"`
+	UnwindRequests *ebpf.Map `ebpf:"unwind_requests"`
+	UnwindRows     *ebpf.Map `ebpf:"unwind_rows"`
+	UnwindSnaps    *ebpf.Map `ebpf:"unwind_snaps"`
+	UnwindStats    *ebpf.Map `ebpf:"unwind_stats"`
+	WalkChecks     *ebpf.Map `ebpf:"walk_checks"`
 }
 
 func (m *samplerMaps) Close() error {
@@ -192,6 +268,13 @@ func (m *samplerMaps) Close() error {
 		m.Stacks,
 		m.Tgids,
 		m.Tids,
+		m.UnwindAsked,
+		m.UnwindFiles,
+		m.UnwindProcs,
+		m.UnwindRequests,
+		m.UnwindRows,
+		m.UnwindSnaps,
+		m.UnwindStats,
 		m.WalkChecks,
 	)
 }
@@ -200,13 +283,15 @@ func (m *samplerMaps) Close() error {
 //
 // It can be passed to loadSamplerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type samplerVariables struct {
-	CheckUserWalk *ebpf.Variable `ebpf:"check_user_walk"`
-	FilterTgid    *ebpf.Variable `ebpf:"filter_tgid"`
-	FilterTid     *ebpf.Variable `ebpf:"filter_tid"`
-	Generation    *ebpf.Variable `ebpf:"generation"`
-	IncludeIdle   *ebpf.Variable `ebpf:"include_idle"`
-	KernelStacks  *ebpf.Variable `ebpf:"kernel_stacks"`
-	UserStacks    *ebpf.Variable `ebpf:"user_stacks"`
+	CheckUserWalk  *ebpf.Variable `ebpf:"check_user_walk"`
+	FilterTgid     *ebpf.Variable `ebpf:"filter_tgid"`
+	FilterTid      *ebpf.Variable `ebpf:"filter_tid"`
+	Generation     *ebpf.Variable `ebpf:"generation"`
+	IncludeIdle    *ebpf.Variable `ebpf:"include_idle"`
+	KernelStacks   *ebpf.Variable `ebpf:"kernel_stacks"`
+	UnwindMode     *ebpf.Variable `ebpf:"unwind_mode"`
+	UnwindSnapshot *ebpf.Variable `ebpf:"unwind_snapshot"`
+	UserStacks     *ebpf.Variable `ebpf:"user_stacks"`
 }
 
 // samplerPrograms contains all programs after they have been loaded into the kernel.

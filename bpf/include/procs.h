@@ -62,8 +62,11 @@ static __always_inline void announce(__u32 tgid)
 SEC("tp_btf/sched_process_exec")
 int on_exec(void *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
 	bpf_map_delete_elem(&seen, &tgid);
+	if (id_wanted(tgid, (__u32)id))
+		unwind_exec(tgid);
 	return 0;
 }
 

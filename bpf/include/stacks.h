@@ -106,6 +106,8 @@ static __always_inline __u32 store_stack(struct stack *s, long n, __u64 *id)
 #define USER_FRAME_MIN 0x10000ULL
 #define USER_FRAME_MAX (0x7ffffffff000ULL - 16)
 
+#include "unwind.h"
+
 struct user_walk {
 	struct stack *s;
 	__u64 fp;
@@ -164,6 +166,8 @@ static __always_inline __u32 take_user_stack(struct task_struct *task, __u64 *id
 	__builtin_memset(s, 0, sizeof(*s));
 	__u64 ip = regs->ip;
 	s->pcs[0] = ip;
+	if (unwind_mode != UNWIND_MODE_FP)
+		return unwind_user(task, s, regs, id);
 	struct user_walk w = {.s = s, .fp = regs->bp, .n = 1};
 	w.hash = (0x9E3779B97F4A7C15ULL ^ ip) * 0xff51afd7ed558ccdULL;
 	bpf_loop(MAX_STACK_DEPTH - 1, user_frame, &w, 0);

@@ -20,6 +20,7 @@ import (
 	"github.com/emberprof/ember/offcpu"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/symbolize"
+	"github.com/emberprof/ember/unwind/loader"
 )
 
 const usageHead = `usage: offcputime [-h] [-p PID | -t TID | -u | -k] [-U | -K] [-d] [-f]
@@ -82,6 +83,8 @@ type flags struct {
 	userThreads, kernelThreads            *bool
 	userOnly, kernelOnly, delimit, folded *bool
 	stats                                 *bool
+	unwind                                *string
+	unwindRows                            *uint64
 	minBlock, maxBlock, stackSize         *uint64
 }
 
@@ -102,6 +105,8 @@ func defineFlags(fs *getopt.Set) *flags {
 		format:        fs.String(0, "format", "FORMAT", "", "text (BCC multi-line), folded, pprof or svg (default text; folded with -f)"),
 		output:        fs.String('o', "output", "FILE", "", "write to FILE, atomically, instead of standard output"),
 		stats:         fs.Bool(0, "stats", "print the BPF program's run count and cost per context switch on stderr"),
+		unwind:        fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
+		unwindRows:    fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
 	}
 }
 
@@ -180,6 +185,12 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	if c.offcpu.TIDs, err = collect.ParseIDs(*f.tids, "-t", "thread", procRoot); err != nil {
 		return nil, err
 	}
+	if c.offcpu.Unwind, err = loader.ParseMode(*f.unwind); err != nil {
+		return nil, usageError{Err: err}
+	}
+	if c.offcpu.UnwindRows, err = loader.CheckRows(*f.unwindRows); err != nil {
+		return nil, usageError{Err: err}
+	}
 	return c, nil
 }
 
@@ -242,6 +253,7 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error 
 			Counts: "WARNING: %d blocks could not be counted: the hash table was full or the kernel out of memory.",
 		},
 	}
+	cfg.offcpu.UnwindWarn = stderr
 	if cfg.format == "text" {
 		job.Header = header(cfg)
 	}
@@ -255,6 +267,9 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error 
 			perRun = float64(res.BPFTime.Nanoseconds()) / float64(res.Runs)
 		}
 		fmt.Fprintf(stderr, "stats: entries=%d bpf_runs=%d bpf_ns_per_run=%.0f\n", len(res.Records), res.Runs, perRun)
+		if cfg.offcpu.Unwind != loader.ModeFP {
+			fmt.Fprintln(stderr, loader.Fields(cfg.offcpu.Unwind, res.Unwind, res.UnwindInfo))
+		}
 	}
 	return nil
 }

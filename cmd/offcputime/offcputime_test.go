@@ -171,6 +171,7 @@ func TestSleeperMultiLine(t *testing.T) {
 	// A stack: kernel frames leaf first, "--", user frames leaf first, then
 	// "-  comm (tid)" and the microseconds.
 	var found bool
+	var total float64
 	for _, block := range strings.Split(out.String(), "\n\n") {
 		lines := strings.Split(strings.TrimSpace(block), "\n")
 		for i := range lines {
@@ -192,9 +193,15 @@ func TestSleeperMultiLine(t *testing.T) {
 			t.Errorf("comm line %q", tail)
 		}
 		us, err := strconv.ParseFloat(lines[len(lines)-1], 64)
-		if took := sleptFor(t, sl); err != nil || us < 850e3 || us < took*0.85 || us > took*1.15 {
-			t.Errorf("blocked %q µs in nanosleep, want %.0f±15%% (asked for 1000000)", lines[len(lines)-1], took)
+		if err != nil {
+			t.Errorf("blocked %q µs", lines[len(lines)-1])
 		}
+		// With --unwind auto, blocks walked by frame pointers before the
+		// tables loaded are a stack of their own: add them up.
+		total += us
+	}
+	if took := sleptFor(t, sl); found && (total < 850e3 || total < took*0.85 || total > took*1.15) {
+		t.Errorf("blocked %.0f µs in nanosleep, want %.0f±15%% (asked for 1000000)", total, took)
 	}
 	if !found {
 		t.Errorf("no nanosleep stack in output:\n%s", out.String())

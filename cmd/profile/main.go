@@ -20,6 +20,7 @@ import (
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/sampler"
 	"github.com/emberprof/ember/symbolize"
+	"github.com/emberprof/ember/unwind/loader"
 )
 
 const usageHead = `usage: profile [-h] [-p PID | -L TID] [-U | -K] [-F FREQUENCY | -c COUNT]
@@ -81,6 +82,8 @@ type flags struct {
 	annotate, idle, folded, stats    *bool
 	freq, count, stackSize, hashSize *uint64
 	cpu                              *int64
+	unwind                           *string
+	unwindRows                       *uint64
 }
 
 func defineFlags(fs *getopt.Set) *flags {
@@ -101,6 +104,8 @@ func defineFlags(fs *getopt.Set) *flags {
 		format:     fs.String(0, "format", "FORMAT", "", "text (BCC multi-line), folded, pprof or svg (default text; folded with -f)"),
 		output:     fs.String('o', "output", "FILE", "", "write to FILE, atomically, instead of standard output"),
 		stats:      fs.Bool(0, "stats", "print timings and the profiler's own CPU time on stderr"),
+		unwind:     fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
+		unwindRows: fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
 	}
 }
 
@@ -174,6 +179,12 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	if c.sampler.TIDs, err = collect.ParseIDs(*f.tids, "-L", "thread", procRoot); err != nil {
 		return nil, err
 	}
+	if c.sampler.Unwind, err = loader.ParseMode(*f.unwind); err != nil {
+		return nil, usageError{Err: err}
+	}
+	if c.sampler.UnwindRows, err = loader.CheckRows(*f.unwindRows); err != nil {
+		return nil, usageError{Err: err}
+	}
 	return c, nil
 }
 
@@ -210,6 +221,7 @@ func usage() string {
 
 // record samples as cfg says and writes the profile.
 func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stderr io.Writer) error {
+	cfg.sampler.UnwindWarn = stderr
 	period := int64(cfg.sampler.Period)
 	if period == 0 {
 		period = int64(time.Second) / int64(cfg.sampler.Frequency)
@@ -255,6 +267,9 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 	}
 	if cfg.stats {
 		printStats(stderr, res)
+		if cfg.sampler.Unwind != loader.ModeFP {
+			fmt.Fprintln(stderr, loader.Fields(cfg.sampler.Unwind, res.Unwind, res.UnwindInfo))
+		}
 	}
 	return nil
 }

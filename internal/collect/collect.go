@@ -24,6 +24,7 @@ import (
 	"github.com/emberprof/ember/prio"
 	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/symbolize"
+	"github.com/emberprof/ember/unwind/loader"
 )
 
 // Collector is a loaded, attached BPF collector; sampler.Sampler and
@@ -42,6 +43,12 @@ type Collector interface {
 	RunStats() (runs uint64, total time.Duration, err error)
 	// Close detaches and unloads everything.
 	Close() error
+}
+
+// Unwinder is a Collector that walks user stacks with DWARF unwind tables
+// (unwind/loader); Run reports its walk failures.
+type Unwinder interface {
+	Unwind() (loader.Stats, loader.Info, error)
 }
 
 // LossWords are a command's warnings for lost data: each a format with one
@@ -106,6 +113,10 @@ type Result struct {
 	WarmWait, Read, Symbolized time.Duration
 	// Symbolizer counts the symbolizer's work.
 	Symbolizer symbolize.Counts
+	// Unwind and UnwindInfo are the DWARF walker's counters and tables,
+	// when the collector is an Unwinder.
+	Unwind     loader.Stats
+	UnwindInfo loader.Info
 }
 
 // Captures counts the outcomes of capturing announced processes.
@@ -212,6 +223,11 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	}
 	res.Records, res.Losses = Merge(append(warmed, recs...)), AddLosses(warmLosses, losses)
 	res.Read = time.Since(end)
+	if u, ok := c.(Unwinder); ok {
+		if res.Unwind, res.UnwindInfo, err = u.Unwind(); err != nil {
+			fmt.Fprintf(stderr, "%s: unwind counters: %v\n", job.Name, err)
+		}
+	}
 	// Unload the BPF programs before symbolizing, which reads files of
 	// other users and may be slow.
 	c.Close()
@@ -236,6 +252,9 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	default:
 	}
 	ReportLosses(stderr, job.Losses, res.Losses)
+	if w := loader.Warning(res.Unwind); w != "" {
+		fmt.Fprintln(stderr, w)
+	}
 	mu.Lock()
 	res.Captures = captures
 	mu.Unlock()

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# bench/unwind.sh: the costs of DWARF unwinding (--unwind auto) beside frame
+# pointers (--unwind fp) and perf's DWARF unwinding, in the same run. Needs
+# root, gcc and Debian's /usr/bin/python3.11; perf (linux-perf) is optional.
+#
+#   bench/unwind.sh            # REPS=3 by default
+#
+# Prints: attach latency (median of 5) per mode; BPF ns per sample per mode on
+# a no-frame-pointer CPU-bound program (shared/peers/cpubench.c built with
+# -O2 -fomit-frame-pointer) and on python3; the slowdown of that program under
+# ember --unwind auto and perf --call-graph dwarf at 49 and 999 Hz (A B A B,
+# medians); perf bench sched pipe under offcputime --unwind auto and fp; the
+# time from attach to the first fully unwound python3 sample.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-3}
+ITERS=${ITERS:-200000000}
+PEERS=${PEERS:-$(for d in ../shared/peers ../../shared/peers; do [ -d "$d" ] && echo "$d" && break; done)}
+PY=/usr/bin/python3.11
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+go build -o "$tmp/" ./cmd/profile ./cmd/offcputime
+prof="$tmp/profile"
+offcpu="$tmp/offcputime"
+gcc -O2 -fomit-frame-pointer -pthread -o "$tmp/cpubench" "$PEERS/cpubench.c"
+have_perf=0; command -v perf >/dev/null && have_perf=1
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+field() { tr " " "\n" | sed -n "s/^$1=\([0-9.]*\).*/\1/p" | head -1; }
+ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.3f", $1/$2; else print "nan" }'; }
+
+echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg) (figures are only comparable within this run)"
+
+echo "== attach latency (start to sampling attached), median of 5"
+for m in fp auto; do
+  for i in 1 2 3 4 5; do "$prof" --unwind $m --stats -f 1 2>&1 >/dev/null | field attach_ms; done | median >"$tmp/attach_$m"
+done
+printf 'attach_ms fp %s auto %s ratio auto/fp %s (target < 100 ms)\n' "$(cat "$tmp/attach_fp")" "$(cat "$tmp/attach_auto")" "$(ratio "$(cat "$tmp/attach_auto")" "$(cat "$tmp/attach_fp")")"
+
+echo "== BPF ns per sample (all runs' BPF time over the samples kept), -p PID -F 499 for 5 s"
+"$tmp/cpubench" 100000000000 1 >/dev/null & pids+=($!); cb=$!
+cat >"$tmp/loop.py" <<'PY'
+import json, re, sys, time
+pat = re.compile(r'"(\w+)":\s*(\d+)')
+doc = {"k%d" % i: {"v": i, "s": "x" * (i % 17), "l": list(range(i % 7))} for i in range(200)}
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    s = json.dumps(doc); d = json.loads(s); pat.findall(s)
+PY
+"$PY" "$tmp/loop.py" 3600 & pids+=($!); py=$!
+sleep 1
+for target in cpubench:$cb python3:$py; do
+  name=${target%%:*}; pid=${target##*:}
+  for m in fp auto; do
+    "$prof" --unwind $m --stats -U -f -p "$pid" -F 499 5 2>"$tmp/err" >"$tmp/out_${name}_$m"
+    # BPF time of all runs (those filtered out by -p too) per sample kept.
+    ns=$(awk -v r="$(field bpf_runs <"$tmp/err")" -v n="$(field bpf_ns_per_run <"$tmp/err")" -v s="$(field samples <"$tmp/err")" 'BEGIN { if (s > 0) printf "%.0f", r*n/s; else print "nan" }')
+    depth=$(awk '{n=split($1,a,";"); s+=n*$2; c+=$2} END {if (c) printf "%.1f", s/c; else print "nan"}' "$tmp/out_${name}_$m")
+    echo "$ns" >"$tmp/ns_${name}_$m"
+    printf '%-9s %-4s bpf_ns_per_sample %6s  mean folded depth %s\n' "$name" "$m" "$ns" "$depth"
+  done
+  printf '%-9s ratio auto/fp %s\n' "$name" "$(ratio "$(cat "$tmp/ns_${name}_auto")" "$(cat "$tmp/ns_${name}_fp")")"
+done
+kill "$cb" "$py" 2>/dev/null || true
+
+# run_under NAME CMD...: cpubench wall time with CMD running in the background.
+run_under() {
+  local name=$1; shift
+  if [ $# -gt 0 ]; then
+    "$@" >/dev/null 2>&1 &
+    local pid=$!
+    sleep 2
+  fi
+  "$tmp/cpubench" "$ITERS" | field wall_s >>"$tmp/$name"
+  if [ $# -gt 0 ]; then kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+}
+configs=(base emberfp49 ember49 ember999)
+[ $have_perf = 1 ] && configs+=(perf49 perf999)
+echo "== no-frame-pointer cpubench slowdown, $REPS rounds of: ${configs[*]}"
+for r in $(seq "$REPS"); do
+  for c in "${configs[@]}"; do
+    case $c in
+      base) run_under base ;;
+      emberfp49) run_under emberfp49 "$prof" --unwind fp -f ;;
+      ember49) run_under ember49 "$prof" --unwind auto -f ;;
+      ember999) run_under ember999 "$prof" --unwind auto -F 999 -f ;;
+      perf49) run_under perf49 perf record --call-graph dwarf -F 49 -a -o "$tmp/perf.data" ;;
+      perf999) run_under perf999 perf record --call-graph dwarf -F 999 -a -o "$tmp/perf.data" ;;
+    esac
+  done
+done
+base=$(median <"$tmp/base")
+printf '%-12s %8s %8s\n' config wall_s ratio
+for c in "${configs[@]}"; do
+  m=$(median <"$tmp/$c")
+  printf '%-12s %8s %8s\n' "$c" "$m" "$(ratio "$m" "$base")"
+done
+[ $have_perf = 1 ] || echo "perf: skipped (not installed)"
+
+if [ $have_perf = 1 ]; then
+  echo "== perf bench sched pipe -l 200000 under offcputime, $REPS rounds of: base fp auto"
+  pipe_under() {
+    local name=$1; shift
+    if [ $# -gt 0 ]; then "$@" >/dev/null 2>&1 & local pid=$!; sleep 2; fi
+    perf bench sched pipe -l 200000 2>/dev/null | sed -n 's/.*Total time: *\([0-9.]*\).*/\1/p' >>"$tmp/pipe_$name"
+    if [ $# -gt 0 ]; then kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  }
+  for r in $(seq "$REPS"); do
+    pipe_under base
+    pipe_under fp "$offcpu" --unwind fp -f
+    pipe_under auto "$offcpu" --unwind auto -f
+  done
+  pb=$(median <"$tmp/pipe_base")
+  for c in base fp auto; do
+    m=$(median <"$tmp/pipe_$c")
+    printf 'pipe %-5s %8s s ratio to base %s\n' "$c" "$m" "$(ratio "$m" "$pb")"
+  done
+fi
+
+echo "== attach to the first fully unwound python3 sample"
+go test -count=1 -run '^$' -bench FirstUnwound -benchtime 5x ./sampler | grep ms-to-unwound

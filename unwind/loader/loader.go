@@ -1,0 +1,495 @@
+// Package loader keeps the BPF unwinder's maps (bpf/include/unwind.h) in step
+// with the processes it meets: it reads each process's executable mappings,
+// builds every mapped binary's table once (package unwind), puts the rows in
+// the global row array and maps the process's address ranges to them.
+// Processes are loaded lazily, when the walker asks for them on its ring
+// buffer, and forgotten when they exit.
+package loader
+
+import (
+	"context"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/emberprof/ember/unwind"
+)
+
+// Maps are the unwinder's maps in one loaded BPF collection.
+type Maps struct {
+	Rows, Files, Procs, Requests *ebpf.Map
+}
+
+// Options configure a Loader.
+type Options struct {
+	// ProcRoot is where /proc is mounted; "" means /proc.
+	ProcRoot string
+	// Cache holds the tables by build ID; nil means a cache of its own
+	// whose budget is the row map's size.
+	Cache *unwind.Cache
+	// Warn gets the one-line notices of a full budget; nil discards them.
+	Warn io.Writer
+	// SweepEvery is how often exited processes are forgotten; 0 means 1 s.
+	SweepEvery time.Duration
+	// Workers is how many processes are loaded, and tables built, at once;
+	// 0 means 2.
+	Workers int
+	// First are processes to load right away, and before any other the
+	// walker asks for: those the profile is about (-p).
+	First []uint32
+}
+
+// Loader loads processes into the maps until closed.
+type Loader struct {
+	m     Maps
+	opt   Options
+	cache *unwind.Cache
+	ring  *ringbuf.Reader
+	stop  context.CancelFunc
+	done  sync.WaitGroup
+	queue *queue
+	slots chan struct{} // one token per table being built
+
+	firstLeft  map[uint32]bool // First processes not loaded yet
+	firstReady chan struct{}   // closed once none is left
+
+	mu       sync.Mutex
+	files    map[fileKey]*file
+	tables   map[unwind.Key]uint32 // uploaded tables by build ID: their index in unwind_files
+	procs    map[uint32]*proc
+	nextFile uint32
+	nextRow  uint32
+	maxRows  uint32
+	maxFiles uint32
+	warned   map[string]bool
+	info     Info
+}
+
+// Info says what a Loader holds.
+type Info struct {
+	Processes  int           // processes mapped now
+	Files      int           // binaries with rows
+	Rows       uint32        // rows used
+	MaxRows    uint32        // the row budget
+	NoTable    int           // binaries without usable CFI, or past the budget
+	BuildTime  time.Duration // time spent building tables, summed over workers
+	LoadErrors int           // processes or mappings that could not be read
+}
+
+type file struct {
+	id    uint32 // index in unwind_files, or fileNone / filePending
+	segs  []segment
+	ready chan struct{} // closed once id is final
+}
+
+type proc struct {
+	start   uint64
+	entries map[lpmKey]lpmValue
+}
+
+// placed is one mapping and the file it maps.
+type placed struct {
+	m    mapping
+	f    *file
+	bias uint64
+	ok   bool // the bias is known
+}
+
+// Start begins serving the walker's requests in the background.
+func Start(m Maps, opt Options) (*Loader, error) {
+	if opt.ProcRoot == "" {
+		opt.ProcRoot = "/proc"
+	}
+	if opt.SweepEvery == 0 {
+		opt.SweepEvery = time.Second
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 2
+	}
+	ring, err := ringbuf.NewReader(m.Requests)
+	if err != nil {
+		return nil, fmt.Errorf("open unwind request ring: %w", err)
+	}
+	l := &Loader{
+		m: m, opt: opt, ring: ring, cache: opt.Cache,
+		queue:    newQueue(opt.First),
+		slots:    make(chan struct{}, opt.Workers),
+		files:    map[fileKey]*file{},
+		tables:   map[unwind.Key]uint32{},
+		procs:    map[uint32]*proc{},
+		maxRows:  m.Rows.MaxEntries(),
+		maxFiles: m.Files.MaxEntries(),
+		warned:   map[string]bool{},
+	}
+	l.firstLeft = map[uint32]bool{}
+	l.firstReady = make(chan struct{})
+	for _, pid := range opt.First {
+		l.firstLeft[pid] = true
+	}
+	if len(l.firstLeft) == 0 {
+		close(l.firstReady)
+	}
+	if l.cache == nil {
+		l.cache = unwind.NewCache(int(l.maxRows) * unwind.RowSize)
+	}
+	l.info.MaxRows = l.maxRows
+	for _, pid := range opt.First {
+		l.queue.push(pid)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.stop = cancel
+	l.done.Add(2 + opt.Workers)
+	go l.read()
+	go l.sweeper(ctx)
+	for range opt.Workers {
+		go l.work(ctx)
+	}
+	return l, nil
+}
+
+// read queues each requested pid until the ring closes.
+func (l *Loader) read() {
+	defer l.done.Done()
+	var rec ringbuf.Record
+	for {
+		if err := l.ring.ReadInto(&rec); err != nil {
+			return
+		}
+		if len(rec.RawSample) < 8 {
+			continue
+		}
+		pid := binary.NativeEndian.Uint32(rec.RawSample)
+		if binary.NativeEndian.Uint32(rec.RawSample[4:]) == reqExec {
+			// Its mappings are gone: forget them, and load it again
+			// only when the walker meets it, as most execs are not.
+			l.mu.Lock()
+			l.forget(pid)
+			l.mu.Unlock()
+			continue
+		}
+		l.queue.push(pid)
+	}
+}
+
+func (l *Loader) sweeper(ctx context.Context) {
+	defer l.done.Done()
+	tick := time.NewTicker(l.opt.SweepEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			l.sweep()
+		}
+	}
+}
+
+// work loads queued processes, the first ones first, until ctx ends.
+func (l *Loader) work(ctx context.Context) {
+	defer l.done.Done()
+	for {
+		pid, ok := l.queue.pop()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.queue.wake:
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		l.Load(pid)
+		l.queue.done(pid)
+		l.mu.Lock()
+		if l.firstLeft[pid] {
+			delete(l.firstLeft, pid)
+			if len(l.firstLeft) == 0 {
+				close(l.firstReady)
+			}
+		}
+		l.mu.Unlock()
+	}
+}
+
+// FirstLoaded is closed once every process of Options.First has been loaded
+// (or found gone).
+func (l *Loader) FirstLoaded() <-chan struct{} { return l.firstReady }
+
+// Close stops serving; the maps keep what was loaded.
+func (l *Loader) Close() error {
+	l.stop()
+	err := l.ring.Close()
+	l.done.Wait()
+	return err
+}
+
+// Info returns what the loader holds now.
+func (l *Loader) Info() Info {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := l.info
+	i.Processes = len(l.procs)
+	return i
+}
+
+// Load (re)loads pid's mappings and builds the tables they need; it returns
+// once the walker can use them.
+func (l *Loader) Load(pid uint32) error {
+	start, err := startTime(l.opt.ProcRoot, pid)
+	if err != nil {
+		l.mu.Lock()
+		l.forget(pid)
+		l.mu.Unlock()
+		return fmt.Errorf("load process %d: %w", pid, err)
+	}
+	maps, err := readMaps(l.opt.ProcRoot, pid)
+	if err != nil {
+		l.mu.Lock()
+		l.info.LoadErrors++
+		l.mu.Unlock()
+		return fmt.Errorf("load process %d: %w", pid, err)
+	}
+	type opened struct {
+		fh  *os.File
+		key fileKey
+		err error
+	}
+	// Open outside the lock: a file on a slow mount must not hold up others.
+	fhs := make([]opened, len(maps))
+	for i, m := range maps {
+		fhs[i].fh, fhs[i].key, fhs[i].err = openMapped(l.opt.ProcRoot, pid, m)
+	}
+	type build struct {
+		f  *file
+		fh *os.File
+	}
+	var builds []build
+	list := make([]placed, 0, len(maps))
+	l.mu.Lock()
+	for i, m := range maps {
+		fh, key, err := fhs[i].fh, fhs[i].key, fhs[i].err
+		if err != nil {
+			l.info.LoadErrors++
+			list = append(list, placed{m: m, f: noFile})
+			continue
+		}
+		f := l.files[key]
+		if f != nil {
+			fh.Close()
+		} else {
+			f = &file{id: fileNone, ready: make(chan struct{})}
+			if ef, err := elf.NewFile(fh); err == nil {
+				f.segs = loadSegments(ef)
+				f.id = filePending
+				builds = append(builds, build{f, fh})
+			} else {
+				fh.Close()
+				close(f.ready)
+				l.info.NoTable++
+			}
+			l.files[key] = f
+		}
+		b, err := bias(m, f.segs)
+		list = append(list, placed{m: m, f: f, bias: b, ok: err == nil})
+	}
+	p := l.procs[pid]
+	if p == nil || p.start != start {
+		l.forget(pid)
+		p = &proc{start: start, entries: map[lpmKey]lpmValue{}}
+		l.procs[pid] = p
+	}
+	// Map everything at once, new binaries as pending, so the walker stops
+	// asking and takes frame pointers while their tables are built.
+	l.apply(pid, p, list)
+	l.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, b := range builds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.slots <- struct{}{}
+			l.buildFile(b.f, b.fh)
+			<-l.slots
+			b.fh.Close()
+			close(b.f.ready)
+		}()
+	}
+	wg.Wait()
+	pending := len(builds) > 0
+	for _, pl := range list {
+		select {
+		case <-pl.f.ready:
+		default:
+			// Another worker builds it: wait, so the walker gets it now.
+			<-pl.f.ready
+			pending = true
+		}
+	}
+	if !pending {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.procs[pid] == p {
+		l.apply(pid, p, list)
+	}
+	return nil
+}
+
+// noFile stands for a mapping whose file could not be opened.
+var noFile = func() *file {
+	f := &file{id: fileNone, ready: make(chan struct{})}
+	close(f.ready)
+	return f
+}()
+
+// buildFile builds f's table (or takes it from the cache, by build ID) and
+// uploads its rows once, or marks f as having none.
+func (l *Loader) buildFile(f *file, fh *os.File) {
+	t0 := time.Now()
+	t, key, err := l.cache.TableFile(fh)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.info.BuildTime += time.Since(t0)
+	f.id = fileNone
+	if errors.Is(err, unwind.ErrFull) {
+		l.warnOnce("rows", fmt.Sprintf("ember: the unwind table budget of %d rows is full: binaries loaded from now on are walked by frame pointers (raise --unwind-rows)", l.maxRows))
+	}
+	if err != nil || t == nil || len(t.Rows) == 0 {
+		l.info.NoTable++
+		return
+	}
+	if id, ok := l.tables[key]; ok { // the same build in another file
+		f.id = id
+		return
+	}
+	rows := t.Rows
+	if uint64(l.nextRow)+uint64(len(rows)) > uint64(l.maxRows) {
+		l.warnOnce("rows", fmt.Sprintf("ember: the unwind table budget of %d rows is full: binaries loaded from now on are walked by frame pointers (raise --unwind-rows)", l.maxRows))
+		l.info.NoTable++
+		return
+	}
+	if l.nextFile >= l.maxFiles {
+		l.warnOnce("files", fmt.Sprintf("ember: the unwind tables hold %d binaries, the most they can: others are walked by frame pointers", l.maxFiles))
+		l.info.NoTable++
+		return
+	}
+	first := l.nextRow
+	if err := l.putRows(first, rows); err != nil {
+		l.warnOnce("put", fmt.Sprintf("ember: cannot upload unwind rows (%v): walking by frame pointers", err))
+		l.info.NoTable++
+		return
+	}
+	id := l.nextFile
+	v := fileValue(first, uint32(len(rows)))
+	if err := l.m.Files.Put(id, v[:]); err != nil {
+		l.warnOnce("put", fmt.Sprintf("ember: cannot upload unwind rows (%v): walking by frame pointers", err))
+		l.info.NoTable++
+		return
+	}
+	l.nextFile++
+	l.nextRow += uint32(len(rows))
+	l.tables[key] = id
+	f.id = id
+	l.info.Files++
+	l.info.Rows = l.nextRow
+}
+
+// putRows writes rows at first, in batches where the kernel has them.
+func (l *Loader) putRows(first uint32, rows []unwind.Row) error {
+	const chunk = 1 << 14
+	keys := make([]uint32, 0, chunk)
+	for i := 0; i < len(rows); i += chunk {
+		part := rows[i:min(i+chunk, len(rows))]
+		keys = keys[:0]
+		for j := range part {
+			keys = append(keys, first+uint32(i+j))
+		}
+		_, err := l.m.Rows.BatchUpdate(keys, part, nil)
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			for j := range part {
+				if err := l.m.Rows.Put(keys[j], part[j]); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply makes pid's trie entries those of list, changing only what differs.
+func (l *Loader) apply(pid uint32, p *proc, list []placed) {
+	want := map[lpmKey]lpmValue{processKey(pid): makeValue(0, 0, 0, fileNone, mappingProcess)}
+	for _, pl := range list {
+		id := pl.f.id
+		if !pl.ok {
+			id = fileNone
+		}
+		v := makeValue(pl.m.start, pl.m.end, pl.bias, id, 0)
+		for _, k := range blocks(pid, pl.m.start, pl.m.end) {
+			want[k] = v
+		}
+	}
+	for k := range p.entries {
+		if _, ok := want[k]; !ok {
+			l.m.Procs.Delete(k[:])
+			delete(p.entries, k)
+		}
+	}
+	for k, v := range want {
+		if old, ok := p.entries[k]; ok && old == v {
+			continue
+		}
+		if err := l.m.Procs.Put(k[:], v[:]); err != nil {
+			l.warnOnce("procs", fmt.Sprintf("ember: the unwind mapping table is full (%v): some processes are walked by frame pointers", err))
+			continue
+		}
+		p.entries[k] = v
+	}
+}
+
+// forget removes pid's entries.
+func (l *Loader) forget(pid uint32) {
+	p := l.procs[pid]
+	if p == nil {
+		return
+	}
+	for k := range p.entries {
+		l.m.Procs.Delete(k[:])
+	}
+	delete(l.procs, pid)
+}
+
+// sweep forgets processes that exited (or whose pid was reused).
+func (l *Loader) sweep() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for pid, p := range l.procs {
+		if st, err := startTime(l.opt.ProcRoot, pid); err != nil || st != p.start {
+			l.forget(pid)
+		}
+	}
+}
+
+func (l *Loader) warnOnce(what, msg string) {
+	if l.warned[what] || l.opt.Warn == nil {
+		return
+	}
+	l.warned[what] = true
+	fmt.Fprintln(l.opt.Warn, msg)
+}
