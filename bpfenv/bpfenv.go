@@ -24,11 +24,35 @@ var ErrUnavailable = errors.New("BPF unavailable")
 
 // Check reports why BPF programs cannot be loaded here, or nil.
 func Check() error {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err == nil {
+		if err := CheckKernel(unix.ByteSliceToString(u.Release[:])); err != nil {
+			return err
+		}
+	}
 	if err := CheckBTF(BTFPath); err != nil {
 		return err
 	}
 	if !hasCaps() {
 		return fmt.Errorf("%w: need root or CAP_BPF and CAP_PERFMON: run with sudo", ErrUnavailable)
+	}
+	return nil
+}
+
+// MinKernel is the oldest kernel the programs load on: the DWARF walker
+// needs bpf_loop (5.17) and bpf_task_pt_regs (5.15).
+const MinKernel = "5.17"
+
+// CheckKernel refuses a kernel release (uname -r) older than MinKernel, so
+// that an old kernel gets one line naming the version rather than a
+// verifier log.
+func CheckKernel(release string) error {
+	var major, minor int
+	if _, err := fmt.Sscanf(release, "%d.%d", &major, &minor); err != nil {
+		return nil // an unknown scheme: let the load decide
+	}
+	if major < 5 || major == 5 && minor < 17 {
+		return fmt.Errorf("%w: kernel %s is older than Linux %s, the oldest ember's BPF programs load on: upgrade the kernel", ErrUnavailable, release, MinKernel)
 	}
 	return nil
 }

@@ -127,3 +127,21 @@ func TestCancellable(t *testing.T) {
 		t.Errorf("got %v, %v", v, err)
 	}
 }
+
+func TestCheckKernel(t *testing.T) {
+	for _, tc := range []struct {
+		release string
+		ok      bool
+	}{
+		{"6.18.44-fc-v1252", true}, {"5.17.0", true}, {"5.16.20-generic", false},
+		{"4.19.0-26-amd64", false}, {"6.1.0-13-amd64", true}, {"weird", true},
+	} {
+		err := CheckKernel(tc.release)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckKernel(%q) = %v, want ok=%v", tc.release, err, tc.ok)
+		}
+		if err != nil && (!errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), tc.release)) {
+			t.Errorf("CheckKernel(%q) = %v: want ErrUnavailable naming the release", tc.release, err)
+		}
+	}
+}
