@@ -65,8 +65,12 @@ loop:
 	t.Logf("%d reads: %d blocks, %v blocked; the sleeper slept %d times, %v (ratio %.3f)",
 		reads+1, count, time.Duration(nanos), n, slept, float64(nanos)/float64(slept))
 	// One read at the end misses one of the 100 blocks about one run in
-	// three on a loaded machine, as the reads here do; never more.
-	if count < n-1 || count > n {
+	// three on a loaded machine, as the reads here do; never more. On a
+	// loaded machine a preemption can also keep the sleeper off the CPU
+	// for 10 ms or more, which is a block too (and is in its measured wall
+	// time): a few more are allowed, and counting a block twice would
+	// still show in the total below.
+	if count < n-1 || count > n+5 {
 		t.Errorf("%d blocks of 10 ms or more counted, want %d", count, n)
 	}
 	if float64(nanos) < 0.95*float64(slept) || float64(nanos) > 1.05*float64(slept) {
