@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 	"github.com/google/pprof/profile"
 )
 

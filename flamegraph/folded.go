@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 	"github.com/google/pprof/profile"
 )
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 	"github.com/google/pprof/profile"
 )
 

@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/sample"
 	"github.com/emberprof/ember/offcpu"
-	"github.com/emberprof/ember/sample"
 )
 
 // TestReadsAddUp reads every 200 ms while a sleeper sleeps 100 x 30 ms: the

@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
 	"github.com/emberprof/ember/flamegraph"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/sample"
 	"github.com/emberprof/ember/offcpu"
-	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/symbolize"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
 )
 
 // TestUserWalkMatchesKernel runs the program's own frame-pointer walk and the

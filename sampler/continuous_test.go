@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
 	"golang.org/x/sys/unix"
 )
 

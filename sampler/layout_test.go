@@ -3,7 +3,7 @@ package sampler
 import (
 	"testing"
 
-	"github.com/emberprof/ember/stackmap"
+	"github.com/emberprof/ember/internal/stackmap"
 )
 
 // TestSharedLayout fails when a struct or enum shared by the program's C and

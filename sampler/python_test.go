@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
 	"github.com/emberprof/ember/unwind/loader"
 )
 

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
 	"github.com/emberprof/ember/unwind"
 	"github.com/emberprof/ember/unwind/loader"
 	"github.com/emberprof/ember/unwind/unwindtest"

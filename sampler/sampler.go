@@ -17,10 +17,10 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
-	"github.com/emberprof/ember/bpfenv"
-	"github.com/emberprof/ember/procs"
-	"github.com/emberprof/ember/sample"
-	"github.com/emberprof/ember/stackmap"
+	"github.com/emberprof/ember/internal/bpfenv"
+	"github.com/emberprof/ember/internal/procs"
+	"github.com/emberprof/ember/internal/sample"
+	"github.com/emberprof/ember/internal/stackmap"
 	"github.com/emberprof/ember/unwind/loader"
 	"golang.org/x/sys/unix"
 )

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/sample"
 	"github.com/emberprof/ember/unwind/loader"
 	"github.com/emberprof/ember/unwind/unwindtest"
 )

@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"github.com/emberprof/ember/internal/process"
-	"github.com/emberprof/ember/untrusted"
+	"github.com/emberprof/ember/internal/untrusted"
 )
 
 // Binary is one parsed object file (executable, shared library, or its debug

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/emberprof/ember/internal/process"
-	"github.com/emberprof/ember/untrusted"
+	"github.com/emberprof/ember/internal/untrusted"
 )
 
 // CacheConfig sets a Cache's limits and where its binaries find debug files.

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/emberprof/ember/untrusted"
+	"github.com/emberprof/ember/internal/untrusted"
 	"github.com/ulikunitz/xz"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 )
 
 func openFDs(t *testing.T) int {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/sample"
-	"github.com/emberprof/ember/untrusted/untrustedtest"
+	"github.com/emberprof/ember/internal/sample"
+	"github.com/emberprof/ember/internal/untrusted/untrustedtest"
 )
 
 // TestHostileDebugLink symbolizes a binary whose .gnu_debuglink names a FIFO

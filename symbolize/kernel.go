@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/emberprof/ember/untrusted"
+	"github.com/emberprof/ember/internal/untrusted"
 )
 
 // KallsymsPath is where the kernel lists its symbols.

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/emberprof/ember/untrusted"
+	"github.com/emberprof/ember/internal/untrusted"
 )
 
 // PerfMap is a JIT compiler's symbol map, /tmp/perf-PID.map, as written by

@@ -11,7 +11,7 @@ import (
 	"syscall"
 
 	"github.com/emberprof/ember/internal/process"
-	"github.com/emberprof/ember/untrusted"
+	"github.com/emberprof/ember/internal/untrusted"
 )
 
 // Mapping is one executable mapping of a process, from /proc/PID/maps, with

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 )
 
 const mapsSample = `55d0c0a00000-55d0c0a02000 r--p 00000000 fd:01 1234   /usr/bin/app

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/emberprof/ember/internal/process"
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 	"github.com/google/pprof/profile"
 )
 

@@ -4,7 +4,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 )
 
 // Counts says how much work a Symbolizer did, for --stats and for tests that

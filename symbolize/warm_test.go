@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 )
 
 //go:noinline

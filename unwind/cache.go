@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/emberprof/ember/internal/process"
-	"github.com/emberprof/ember/untrusted"
+	"github.com/emberprof/ember/internal/untrusted"
 )
 
 // ErrFull says a table does not fit in the cache's memory budget.

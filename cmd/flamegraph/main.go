@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	"github.com/emberprof/ember/flamegraph"
-	"github.com/emberprof/ember/outfile"
+	"github.com/emberprof/ember/internal/outfile"
 	"github.com/google/pprof/profile"
 )
 

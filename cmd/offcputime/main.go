@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/emberprof/ember/flamegraph"
-	"github.com/emberprof/ember/getopt"
-	"github.com/emberprof/ember/idlist"
 	"github.com/emberprof/ember/internal/collect"
-	"github.com/emberprof/ember/interrupt"
+	"github.com/emberprof/ember/internal/getopt"
+	"github.com/emberprof/ember/internal/idlist"
+	"github.com/emberprof/ember/internal/interrupt"
+	"github.com/emberprof/ember/internal/sample"
 	"github.com/emberprof/ember/offcpu"
-	"github.com/emberprof/ember/sample"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
 )

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
-	"github.com/emberprof/ember/interrupt"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/interrupt"
 	"github.com/google/pprof/profile"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
 )
 
 // TestReducedCapabilities runs the built profile with only CAP_BPF and

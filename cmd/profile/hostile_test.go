@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
-	"github.com/emberprof/ember/untrusted/untrustedtest"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/untrusted/untrustedtest"
 )
 
 // start runs a subject that is killed with the test.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
 )
 
 // TestStackStoreFullIsReported fills a two-entry stack store: the stacks that

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/emberprof/ember/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
 	"github.com/google/pprof/profile"
 )
 

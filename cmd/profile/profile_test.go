@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv"
-	"github.com/emberprof/ember/bpfenv/bpftest"
-	"github.com/emberprof/ember/getopt"
-	"github.com/emberprof/ember/interrupt"
+	"github.com/emberprof/ember/internal/bpfenv"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/getopt"
+	"github.com/emberprof/ember/internal/interrupt"
 )
 
 func TestParseArgs(t *testing.T) {

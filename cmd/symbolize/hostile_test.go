@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/untrusted/untrustedtest"
+	"github.com/emberprof/ember/internal/untrusted/untrustedtest"
 )
 
 // TestHostileDebugLink runs symbolize -e on a binary whose debug link names

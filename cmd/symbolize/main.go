@@ -21,8 +21,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/emberprof/ember/getopt"
-	"github.com/emberprof/ember/outfile"
+	"github.com/emberprof/ember/internal/getopt"
+	"github.com/emberprof/ember/internal/outfile"
 	"github.com/emberprof/ember/symbolize"
 )
 

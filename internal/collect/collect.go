@@ -17,12 +17,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv"
 	"github.com/emberprof/ember/flamegraph"
-	"github.com/emberprof/ember/interrupt"
-	"github.com/emberprof/ember/outfile"
-	"github.com/emberprof/ember/prio"
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/bpfenv"
+	"github.com/emberprof/ember/internal/interrupt"
+	"github.com/emberprof/ember/internal/outfile"
+	"github.com/emberprof/ember/internal/prio"
+	"github.com/emberprof/ember/internal/sample"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
 )

@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/emberprof/ember/bpfenv"
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/bpfenv"
+	"github.com/emberprof/ember/internal/sample"
 )
 
 func TestCapturesSortsOutcomes(t *testing.T) {

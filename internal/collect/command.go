@@ -6,9 +6,9 @@ import (
 	"io"
 	"os"
 
-	"github.com/emberprof/ember/getopt"
-	"github.com/emberprof/ember/idlist"
-	"github.com/emberprof/ember/outfile"
+	"github.com/emberprof/ember/internal/getopt"
+	"github.com/emberprof/ember/internal/idlist"
+	"github.com/emberprof/ember/internal/outfile"
 )
 
 // UsageError is a mistake in the command line, for exit status 2.

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/emberprof/ember/untrusted"
+	"github.com/emberprof/ember/internal/untrusted"
 )
 
 // File is a mapped file held open, shared by every process that maps it, so

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 )
 
 // buildC compiles src with gcc and extra flags into a temporary binary.

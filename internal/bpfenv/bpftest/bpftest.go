@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emberprof/ember/bpfenv"
+	"github.com/emberprof/ember/internal/bpfenv"
 )
 
 // Require skips or fails t when this machine cannot load BPF programs.

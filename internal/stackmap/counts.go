@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 )
 
 // Key is the Go twin of struct key in bpf/include/counts.h; CheckLayout

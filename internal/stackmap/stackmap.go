@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
-	"github.com/emberprof/ember/sample"
+	"github.com/emberprof/ember/internal/sample"
 )
 
 // MaxDepth is the deepest stack the BPF side records (PERF_MAX_STACK_DEPTH).
