@@ -1,3 +1,3 @@
 package offcpu
 
-//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64 -type key -type value -type stack_state -type start -type thread -type unwind_row -type unwind_slot offcpu bpf/offcpu.bpf.c
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror -I../bpf/include" -target amd64,arm64 -type key -type value -type stack_state -type start -type thread -type unwind_row -type unwind_slot offcpu bpf/offcpu.bpf.c
