@@ -1,6 +1,7 @@
 package sampler
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -93,7 +94,12 @@ func TestChurnStaysFlat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	churn := exec.Command("sh", "-c", "for i in $(seq 3000); do /bin/true; done")
+	// EMBER_CHURN=N runs N processes instead of 3000, for a run of minutes.
+	n, limit := 3000, 40*time.Second
+	if v, err := strconv.Atoi(os.Getenv("EMBER_CHURN")); err == nil && v > 0 {
+		n, limit = v, time.Duration(v)*20*time.Millisecond+40*time.Second
+	}
+	churn := exec.Command("sh", "-c", fmt.Sprintf("for i in $(seq %d); do /bin/true; done", n))
 	if err := churn.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +107,7 @@ func TestChurnStaysFlat(t *testing.T) {
 	go func() { done <- churn.Wait() }()
 	type point struct{ kernel, user, entries, rssKB int }
 	var pts []point
-	deadline := time.After(40 * time.Second)
+	deadline := time.After(limit)
 loop:
 	for {
 		select {
