@@ -16,21 +16,35 @@ import (
 	"github.com/emberprof/ember/internal/sample"
 )
 
-// buildC compiles src with gcc and extra flags into a temporary binary.
+// BuildC compiles src with gcc and extra flags into a temporary binary.
 func BuildC(t *testing.T, name, src string, flags ...string) string {
+	return build(t, "gcc", name, ".c", src, flags...)
+}
+
+// BuildCXX compiles src with g++ and extra flags into a temporary binary.
+func BuildCXX(t *testing.T, name, src string, flags ...string) string {
+	return build(t, "g++", name, ".cc", src, flags...)
+}
+
+// BuildRust compiles src with rustc and extra flags into a temporary binary.
+func BuildRust(t *testing.T, name, src string, flags ...string) string {
+	return build(t, "rustc", name, ".rs", src, flags...)
+}
+
+func build(t *testing.T, compiler, name, ext, src string, flags ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
+	if _, err := exec.LookPath(compiler); err != nil {
+		t.Fatalf("%s is needed to build the test program %s (.ci/run installs it): %v", compiler, name, err)
 	}
 	dir := t.TempDir()
-	c := filepath.Join(dir, name+".c")
-	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+	file := filepath.Join(dir, name+ext)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, name)
-	args := append([]string{"-g", "-o", bin, c}, flags...)
-	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
-		t.Fatalf("gcc %v: %v\n%s", args, err, out)
+	args := append([]string{"-g", "-o", bin, file}, flags...)
+	if out, err := exec.Command(compiler, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", compiler, args, err, out)
 	}
 	return bin
 }
