@@ -1,8 +1,6 @@
 package offcpu
 
 import (
-	"bytes"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -49,35 +47,22 @@ func TestUnwindBlocked(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			// The child waits in main for a byte, so that every block
 			// traced is one of main's: not the dynamic linker's at start.
-			cmd := exec.Command(bin, how[:1], "2000")
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			in, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
-			tr, err := Open(Config{MinBlock: time.Microsecond, UserStacks: true, Unwind: loader.ModeAuto, UnwindRows: 1 << 20, PIDs: []uint32{uint32(cmd.Process.Pid)}})
+			child := unwindtest.StartChild(t, bin, how[:1], "2000")
+			tr, err := Open(Config{MinBlock: time.Microsecond, UserStacks: true, Unwind: loader.ModeAuto, UnwindRows: 1 << 20, PIDs: []uint32{uint32(child.Pid)}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tr.Close()
 			time.Sleep(50 * time.Millisecond)
-			base := unwindtest.MappedBase(t, cmd.Process.Pid, bin)
-			in.Write([]byte{1})
-			in.Close()
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("%v\n%s", err, out.Bytes())
-			}
+			base := unwindtest.MappedBase(t, child.Pid, bin)
+			child.Release()
+			child.Wait()
 			tr.Stop()
 			recs, _, err := tr.Read()
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := unwindtest.ReachMain(recs, cmd.Process.Pid, syms, base)
+			r := unwindtest.ReachMain(recs, child.Pid, syms, base)
 			st, info, err := tr.Unwind()
 			if err != nil {
 				t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emberprof/ember/internal/bpfenv/bpftest"
 	"github.com/emberprof/ember/unwind/loader"
+	"github.com/emberprof/ember/unwind/unwindtest"
 )
 
 // debianPython is Debian's python3, built without frame pointers; the
@@ -110,22 +111,9 @@ func TestPythonAgainstPerf(t *testing.T) {
 	if err := os.WriteFile(script, []byte(pyLoop), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(debianPython, script, "60")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer cmd.Process.Kill()
-	pid := cmd.Process.Pid
-	for i := 0; i < 250 && !waitingOnStdin(pid); i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
+	child := unwindtest.StartChild(t, debianPython, script, "60")
+	pid := child.Pid
+	child.WaitReady()
 	lo, hi := mainRange(t, pid)
 
 	s, err := Open(Config{Frequency: 499, CPU: -1, UserStacks: true, PIDs: []uint32{uint32(pid)}, Unwind: loader.ModeAuto})
@@ -136,8 +124,7 @@ func TestPythonAgainstPerf(t *testing.T) {
 	if err := s.LoadProcess(uint32(pid)); err != nil {
 		t.Fatal(err)
 	}
-	in.Write([]byte{1})
-	in.Close()
+	child.Release()
 	time.Sleep(3 * time.Second)
 	s.Stop()
 	recs, _, err := s.Read()

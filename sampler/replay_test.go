@@ -1,13 +1,11 @@
 package sampler
 
 import (
-	"bytes"
 	"context"
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -252,21 +250,9 @@ func TestReplayMatchesKernel(t *testing.T) {
 			if _, err := os.Stat(tc.args[0]); err != nil {
 				t.Skipf("%s not installed", tc.args[0])
 			}
-			cmd := exec.Command(tc.args[0], tc.args[1:]...)
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			in, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Process.Kill()
-			pid := cmd.Process.Pid
-			for i := 0; i < 250 && !waitingOnStdin(pid); i++ {
-				time.Sleep(20 * time.Millisecond)
-			}
+			child := unwindtest.StartChild(t, tc.args[0], tc.args[1:]...)
+			pid := child.Pid
+			child.WaitReady()
 			s, err := Open(Config{Frequency: 499, CPU: -1, UserStacks: true, PIDs: []uint32{uint32(pid)},
 				Unwind: loader.ModeAuto, unwindSnapshot: true})
 			if err != nil {
@@ -304,11 +290,8 @@ func TestReplayMatchesKernel(t *testing.T) {
 					mu.Unlock()
 				}
 			}()
-			in.Write([]byte{1})
-			in.Close()
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("%v\n%s", err, out.Bytes())
-			}
+			child.Release()
+			child.Wait()
 			s.Stop()
 			time.Sleep(200 * time.Millisecond)
 			cancel()

@@ -1,13 +1,7 @@
 package sampler
 
 import (
-	"bytes"
-	"fmt"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/emberprof/ember/internal/bpfenv/bpftest"
 	"github.com/emberprof/ember/internal/sample"
@@ -46,42 +40,26 @@ int main(int argc, char **argv) {
 // when the walker asks.
 func profileChild(t *testing.T, cfg Config, bin string, args ...string) (*Sampler, []sample.Record, int, uint64) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	cfg.PIDs = []uint32{uint32(cmd.Process.Pid)}
+	child := unwindtest.StartChild(t, bin, args...)
+	cfg.PIDs = []uint32{uint32(child.Pid)}
 	s, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	// The child is past the dynamic linker once it waits on its stdin.
-	for i := 0; i < 100 && !waitingOnStdin(cmd.Process.Pid); i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := s.LoadProcess(uint32(cmd.Process.Pid)); err != nil {
+	child.WaitReady()
+	if err := s.LoadProcess(uint32(child.Pid)); err != nil {
 		t.Fatal(err)
 	}
-	base := unwindtest.MappedBase(t, cmd.Process.Pid, bin)
-	in.Write([]byte{1})
-	in.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("%s: %v\n%s", bin, err, out.Bytes())
-	}
+	base := unwindtest.MappedBase(t, child.Pid, bin)
+	child.Release()
+	child.Wait()
 	s.Stop()
 	recs, _, err := s.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, recs, cmd.Process.Pid, base
+	return s, recs, child.Pid, base
 }
 
 func TestUnwindChain(t *testing.T) {
@@ -209,10 +187,4 @@ func TestUnwindWide(t *testing.T) {
 			}
 		})
 	}
-}
-
-// waitingOnStdin says whether pid sleeps in a read (wchan names a pipe wait).
-func waitingOnStdin(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
-	return err == nil && strings.Contains(string(b), "pipe")
 }
