@@ -134,7 +134,7 @@ func open(ctx context.Context, cfg Config) (*Tracer, error) {
 	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts", "counts_odd"); err != nil {
 		return nil, err
 	}
-	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
+	if err := bpfenv.Load(spec, &t.objs, "stacks", "counts", "counts_odd", "unwind_rows"); err != nil {
 		return nil, bpfenv.Explain("load off-CPU program", err)
 	}
 	t.counts = stackmap.NewCounts(stackmap.Maps{

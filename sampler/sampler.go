@@ -129,7 +129,7 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 	if err := bpfenv.CheckMemory(spec, bpfenv.MeminfoPath, "stacks", "counts", "counts_odd"); err != nil {
 		return nil, err
 	}
-	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+	if err := bpfenv.Load(spec, &s.objs, "stacks", "counts", "counts_odd", "unwind_rows"); err != nil {
 		return nil, bpfenv.Explain("load sampler", err)
 	}
 	s.counts = stackmap.NewCounts(stackmap.Maps{

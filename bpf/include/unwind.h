@@ -158,32 +158,41 @@ struct {
 /* A process is asked for at most once per UNWIND_ASK_NS. */
 #define UNWIND_ASK_NS 200000000ULL
 
-static __always_inline void unwind_count(enum unwind_slot slot)
+/* unwind_add adds n to a counter slot. A global function, so that the
+ * verifier checks it once and the slot's value does not split the walker's
+ * states. */
+__noinline int unwind_add(__u32 slot, __u32 n)
 {
+	if (n == 0)
+		return 0;
 	__u64 *v = bpf_map_lookup_elem(&unwind_stats, &slot);
 	if (v)
-		(*v)++;
+		*v += n;
+	return 0;
 }
 
 static __always_inline void unwind_send(__u32 pid, __u32 reason)
 {
 	struct unwind_request r = {.pid = pid, .reason = reason};
 	if (!bpf_ringbuf_output(&unwind_requests, &r, sizeof(r), 0))
-		unwind_count(UNWIND_REQUESTS);
+		unwind_add(UNWIND_REQUESTS, 1);
 }
 
-static __always_inline void unwind_ask(__u32 pid, __u32 reason)
+/* unwind_ask asks user space, at most once per UNWIND_ASK_NS, for pid's
+ * tables; global for the same reason as unwind_add. */
+__noinline int unwind_ask(__u32 pid, __u32 reason)
 {
 	__u64 now = bpf_ktime_get_ns();
 	__u64 *last = bpf_map_lookup_elem(&unwind_asked, &pid);
 	if (last) {
 		if (now - *last < UNWIND_ASK_NS)
-			return;
+			return 0;
 		*last = now;
 	} else {
 		bpf_map_update_elem(&unwind_asked, &pid, &now, BPF_ANY);
 	}
 	unwind_send(pid, reason);
+	return 0;
 }
 
 /* unwind_exec tells user space that pid exec'd (from procs.h's on_exec). */
@@ -220,18 +229,25 @@ __noinline int unwind_search(__u32 first, __u32 count, __u32 vaddr)
 	return lo;
 }
 
+/* unwind_regs are the registers a frame is unwound from. Global functions
+ * below take them by pointer, so that each is verified once, apart from the
+ * walker's states. */
+struct unwind_regs {
+	__u64 pc, sp, bp;
+	__u32 exact; /* pc is an interrupted address, not a return address */
+	__u32 pad;
+};
+
 struct unwind_walk {
 	struct stack *s;
-	__u64 pc, sp, bp;
+	struct unwind_regs r;
 	__u64 hash;
 	/* The mapping of the last frame; m_end 0 when none is cached. */
 	__u64 m_start, m_end, m_bias;
-	__u32 m_file;
 	__u32 f_first, f_count;
 	__u32 n;
 	__u32 pid;
 	enum unwind_slot end; /* the counter slot that ended the walk; 0 while it goes on */
-	bool exact; /* pc is an interrupted address, not a return address */
 };
 
 /* unwind_push records the caller's frame, the caller's pc at pcs[i+1]. */
@@ -243,57 +259,155 @@ static __always_inline void unwind_push(__u64 i, struct unwind_walk *w, __u64 pc
 	w->hash ^= w->hash >> 33;
 }
 
-/* unwind_fp takes one frame-pointer step from frame i. */
-static __always_inline long unwind_fp(__u64 i, struct unwind_walk *w)
+/* unwind_fp takes one frame-pointer step: 0 with r the caller's registers,
+ * or the slot that ends the walk. */
+__noinline int unwind_fp(struct unwind_regs *r)
 {
 	struct {
 		__u64 next, ret;
 	} frame;
-	if (w->bp < USER_FRAME_MIN || w->bp > USER_FRAME_MAX ||
-	    bpf_probe_read_user(&frame, sizeof(frame), (void *)w->bp) || frame.ret == 0) {
-		w->end = UNWIND_END_FP;
-		return 1;
-	}
-	unwind_push(i, w, frame.ret);
-	w->sp = w->bp + 16;
-	w->bp = frame.next;
-	w->pc = frame.ret;
-	w->exact = false;
+	if (!r)
+		return UNWIND_ERR_INVALID;
+	if (r->bp < USER_FRAME_MIN || r->bp > USER_FRAME_MAX ||
+	    bpf_probe_read_user(&frame, sizeof(frame), (void *)r->bp) || frame.ret == 0)
+		return UNWIND_END_FP;
+	r->sp = r->bp + 16;
+	r->bp = frame.next;
+	r->pc = frame.ret;
+	r->exact = 0;
 	return 0;
-}
-
-/* unwind_no_table handles a frame with no rows: one frame-pointer step in
- * auto mode, counted under slot; the end of the walk in dwarf mode. */
-static __always_inline long unwind_no_table(__u64 i, struct unwind_walk *w, enum unwind_slot slot)
-{
-	if (unwind_mode == UNWIND_MODE_DWARF) {
-		w->end = UNWIND_ERR_NO_TABLE;
-		return 1;
-	}
-	unwind_count(slot);
-	return unwind_fp(i, w);
 }
 
 /* unwind_signal restores the registers a signal interrupted, from the
  * rt_sigframe at sp: after the handler returned to the sigreturn trampoline,
  * sp points at the ucontext, whose uc_mcontext (struct sigcontext: r8..r15,
  * di, si, bp, bx, dx, ax, cx, sp, ip) starts 40 bytes in. */
-static __always_inline long unwind_signal(__u64 i, struct unwind_walk *w)
+static __always_inline int unwind_signal(struct unwind_regs *r)
 {
-	__u64 r[7]; /* bp, bx, dx, ax, cx, sp, ip */
-	if (bpf_probe_read_user(r, sizeof(r), (void *)(w->sp + 40 + 10 * 8))) {
-		w->end = UNWIND_ERR_READ;
-		return 1;
+	__u64 g[7]; /* bp, bx, dx, ax, cx, sp, ip */
+	if (bpf_probe_read_user(g, sizeof(g), (void *)(r->sp + 40 + 10 * 8)))
+		return UNWIND_ERR_READ;
+	if (g[6] < USER_FRAME_MIN || g[6] > USER_FRAME_MAX)
+		return UNWIND_ERR_BAD_RA;
+	r->bp = g[0];
+	r->sp = g[5];
+	r->pc = g[6];
+	r->exact = 1;
+	return 0;
+}
+
+/* UNWIND_STEP_FP, from unwind_row_step: the row says to follow the frame
+ * pointer (a binary without a table for this pc's function). */
+#define UNWIND_STEP_FP 100
+
+/* unwind_row_step applies the row at idx to r: 0 with r the caller's
+ * registers, UNWIND_STEP_FP, or the slot that ends the walk. */
+__noinline int unwind_row_step(struct unwind_regs *r, __u32 idx)
+{
+	struct unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &idx);
+	if (!r || !row)
+		return UNWIND_ERR_NO_ROW;
+	__s64 off = row->cfa_off;
+	__u8 kind = row->kind;
+	__s64 rbp_off = row->rbp_off;
+	__u64 cfa;
+	switch (kind & UNWIND_KIND_MASK) {
+	case UNWIND_KIND_RSP:
+		cfa = r->sp + off;
+		break;
+	case UNWIND_KIND_RBP:
+		cfa = r->bp + off;
+		break;
+	case UNWIND_KIND_PLT:
+		cfa = r->sp + 8 + ((__s64)(r->pc & 15) >= off ? 8 : 0);
+		break;
+	case UNWIND_KIND_DEREF_RBP:
+		if (bpf_probe_read_user(&cfa, sizeof(cfa), (void *)(r->bp + off)))
+			return UNWIND_ERR_READ;
+		break;
+	case UNWIND_KIND_SIGNAL:
+		return unwind_signal(r);
+	case UNWIND_KIND_STOP:
+		return UNWIND_END_STOP;
+	case UNWIND_KIND_FP:
+		return UNWIND_STEP_FP;
+	default:
+		return UNWIND_ERR_INVALID;
 	}
-	if (r[6] < USER_FRAME_MIN || r[6] > USER_FRAME_MAX) {
-		w->end = UNWIND_ERR_BAD_RA;
-		return 1;
+	if (cfa <= r->sp || cfa > USER_FRAME_MAX + 16)
+		return UNWIND_ERR_BAD_CFA;
+	__u64 ra, bp = r->bp;
+	if ((kind & UNWIND_RBP_MASK) == UNWIND_RBP_SAVED && rbp_off == -2) {
+		/* The usual push %rbp right after the call: one read for both. */
+		__u64 pair[2];
+		if (bpf_probe_read_user(pair, sizeof(pair), (void *)(cfa - 16)))
+			return UNWIND_ERR_READ;
+		bp = pair[0];
+		ra = pair[1];
+	} else {
+		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)))
+			return UNWIND_ERR_READ;
+		if ((kind & UNWIND_RBP_MASK) == UNWIND_RBP_SAVED &&
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + 8 * rbp_off)))
+			return UNWIND_ERR_READ;
+		/* A realigned main keeps its caller's rbp beside its own frame. */
+		if ((kind & UNWIND_RBP_MASK) == UNWIND_RBP_AT_RBP &&
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(r->bp + 8 * rbp_off)))
+			return UNWIND_ERR_READ;
 	}
-	unwind_push(i, w, r[6]);
-	w->bp = r[0];
-	w->sp = r[5];
-	w->pc = r[6];
-	w->exact = true;
+	if (ra == 0)
+		return UNWIND_END_STOP;
+	if (ra < USER_FRAME_MIN || ra > USER_FRAME_MAX)
+		return UNWIND_ERR_BAD_RA;
+	r->pc = ra;
+	r->sp = cfa;
+	r->bp = bp;
+	r->exact = 0;
+	return 0;
+}
+
+/* unwind_no_table steps a frame that has no rows: by frame pointer in auto
+ * mode, counted under slot; in dwarf mode it ends the walk. */
+static __always_inline int unwind_no_table(struct unwind_regs *r, enum unwind_slot slot)
+{
+	if (unwind_mode == UNWIND_MODE_DWARF)
+		return UNWIND_ERR_NO_TABLE;
+	unwind_add(slot, 1);
+	return unwind_fp(r);
+}
+
+/* unwind_locate finds the table for w's pc, caching its mapping in w: 0 when
+ * found, or the slot of the frame-pointer fallback (UNWIND_FP_*). */
+static __always_inline int unwind_locate(struct unwind_walk *w)
+{
+	if (w->r.pc >= w->m_start && w->r.pc < w->m_end)
+		return 0;
+	struct unwind_key k = {
+		.prefixlen = 96,
+		.pid = __builtin_bswap32(w->pid),
+		.addr = __builtin_bswap64(w->r.pc),
+	};
+	struct unwind_mapping *m = bpf_map_lookup_elem(&unwind_procs, &k);
+	w->m_end = 0;
+	if (!m) {
+		unwind_ask(w->pid, UNWIND_REQ_NEW);
+		return UNWIND_FP_UNKNOWN;
+	}
+	if (m->flags & UNWIND_MAPPING_PROCESS) {
+		unwind_ask(w->pid, UNWIND_REQ_UNKNOWN);
+		return UNWIND_FP_UNKNOWN;
+	}
+	if (m->file == UNWIND_FILE_PENDING)
+		return UNWIND_FP_PENDING;
+	__u32 file = m->file;
+	struct unwind_file *f = bpf_map_lookup_elem(&unwind_files, &file);
+	if (!f || f->count == 0)
+		return UNWIND_FP_NO_CFI;
+	w->m_start = m->start;
+	w->m_end = m->end;
+	w->m_bias = m->bias;
+	w->f_first = f->first;
+	w->f_count = f->count;
 	return 0;
 }
 
@@ -303,133 +417,32 @@ static long unwind_frame(__u64 i, struct unwind_walk *w)
 {
 	if (i >= MAX_STACK_DEPTH - 1)
 		return 1;
-	if (w->pc < w->m_start || w->pc >= w->m_end) {
-		struct unwind_key k = {
-			.prefixlen = 96,
-			.pid = __builtin_bswap32(w->pid),
-			.addr = __builtin_bswap64(w->pc),
-		};
-		struct unwind_mapping *m = bpf_map_lookup_elem(&unwind_procs, &k);
-		w->m_end = 0;
-		if (!m) {
-			unwind_ask(w->pid, UNWIND_REQ_NEW);
-			return unwind_no_table(i, w, UNWIND_FP_UNKNOWN);
-		}
-		if (m->flags & UNWIND_MAPPING_PROCESS) {
-			unwind_ask(w->pid, UNWIND_REQ_UNKNOWN);
-			return unwind_no_table(i, w, UNWIND_FP_UNKNOWN);
-		}
-		if (m->file == UNWIND_FILE_PENDING)
-			return unwind_no_table(i, w, UNWIND_FP_PENDING);
-		__u32 file = m->file;
-		struct unwind_file *f = bpf_map_lookup_elem(&unwind_files, &file);
-		if (!f || f->count == 0)
-			return unwind_no_table(i, w, UNWIND_FP_NO_CFI);
-		w->m_start = m->start;
-		w->m_end = m->end;
-		w->m_bias = m->bias;
-		w->m_file = file;
-		w->f_first = f->first;
-		w->f_count = f->count;
-	}
-
-	/* A return address is the instruction after the call, which may
-	 * belong to the next function (a call to a noreturn function ends
-	 * its caller): look up the call itself. */
-	__u64 vaddr = w->pc - w->m_bias - (w->exact ? 0 : 1);
-	if (vaddr > 0xffffffffULL) {
-		w->end = UNWIND_ERR_NO_ROW;
-		return 1;
-	}
-	int idx = unwind_search(w->f_first, w->f_count, (__u32)vaddr);
-	if (idx < 0) {
-		w->end = UNWIND_ERR_NO_ROW;
-		return 1;
-	}
-	__u32 key = idx;
-	struct unwind_row *row = bpf_map_lookup_elem(&unwind_rows, &key);
-	if (!row) {
-		w->end = UNWIND_ERR_NO_ROW;
-		return 1;
-	}
-	__s64 off = row->cfa_off;
-	__u8 kind = row->kind;
-	__s64 rbp_off = row->rbp_off;
-	__u64 cfa;
-	switch (kind & UNWIND_KIND_MASK) {
-	case UNWIND_KIND_RSP:
-		cfa = w->sp + off;
-		break;
-	case UNWIND_KIND_RBP:
-		cfa = w->bp + off;
-		break;
-	case UNWIND_KIND_PLT:
-		cfa = w->sp + 8 + ((__s64)(w->pc & 15) >= off ? 8 : 0);
-		break;
-	case UNWIND_KIND_DEREF_RBP:
-		if (bpf_probe_read_user(&cfa, sizeof(cfa), (void *)(w->bp + off))) {
-			w->end = UNWIND_ERR_READ;
-			return 1;
-		}
-		break;
-	case UNWIND_KIND_SIGNAL:
-		unwind_count(UNWIND_FRAMES);
-		return unwind_signal(i, w);
-	case UNWIND_KIND_STOP:
-		w->end = UNWIND_END_STOP;
-		return 1;
-	case UNWIND_KIND_FP:
-		unwind_count(UNWIND_FP_NO_CFI);
-		return unwind_fp(i, w);
-	default:
-		w->end = UNWIND_ERR_INVALID;
-		return 1;
-	}
-	if (cfa <= w->sp || cfa > USER_FRAME_MAX + 16) {
-		w->end = UNWIND_ERR_BAD_CFA;
-		return 1;
-	}
-	__u64 ra, bp = w->bp;
-	if ((kind & UNWIND_RBP_MASK) == UNWIND_RBP_SAVED && rbp_off == -2) {
-		/* The usual push %rbp right after the call: one read for both. */
-		__u64 pair[2];
-		if (bpf_probe_read_user(pair, sizeof(pair), (void *)(cfa - 16))) {
-			w->end = UNWIND_ERR_READ;
-			return 1;
-		}
-		bp = pair[0];
-		ra = pair[1];
+	int rc = unwind_locate(w);
+	if (rc) {
+		rc = unwind_no_table(&w->r, rc);
 	} else {
-		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8))) {
-			w->end = UNWIND_ERR_READ;
-			return 1;
-		}
-		if ((kind & UNWIND_RBP_MASK) == UNWIND_RBP_SAVED &&
-		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + 8 * rbp_off))) {
-			w->end = UNWIND_ERR_READ;
-			return 1;
-		}
-		/* A realigned main keeps its caller's rbp beside its own frame. */
-		if ((kind & UNWIND_RBP_MASK) == UNWIND_RBP_AT_RBP &&
-		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(w->bp + 8 * rbp_off))) {
-			w->end = UNWIND_ERR_READ;
-			return 1;
+		/* A return address is the instruction after the call, which
+		 * may belong to the next function (a call to a noreturn
+		 * function ends its caller): look up the call itself. */
+		__u64 vaddr = w->r.pc - w->m_bias - (w->r.exact ? 0 : 1);
+		int idx = vaddr > 0xffffffffULL ? -1 : unwind_search(w->f_first, w->f_count, (__u32)vaddr);
+		if (idx < 0) {
+			rc = UNWIND_ERR_NO_ROW;
+		} else {
+			rc = unwind_row_step(&w->r, idx);
+			if (rc == UNWIND_STEP_FP) {
+				unwind_add(UNWIND_FP_NO_CFI, 1);
+				rc = unwind_fp(&w->r);
+			} else if (rc == 0) {
+				unwind_add(UNWIND_FRAMES, 1);
+			}
 		}
 	}
-	unwind_count(UNWIND_FRAMES);
-	if (ra == 0) {
-		w->end = UNWIND_END_STOP;
+	if (rc) {
+		w->end = rc;
 		return 1;
 	}
-	if (ra < USER_FRAME_MIN || ra > USER_FRAME_MAX) {
-		w->end = UNWIND_ERR_BAD_RA;
-		return 1;
-	}
-	unwind_push(i, w, ra);
-	w->pc = ra;
-	w->sp = cfa;
-	w->bp = bp;
-	w->exact = false;
+	unwind_push(i, w, w->r.pc);
 	return 0;
 }
 
@@ -486,17 +499,14 @@ static __always_inline __u32 unwind_user(struct task_struct *task, struct stack 
 {
 	struct unwind_walk w = {
 		.s = s,
-		.pc = regs->ip,
-		.sp = regs->sp,
-		.bp = regs->bp,
+		.r = {.pc = regs->ip, .sp = regs->sp, .bp = regs->bp, .exact = 1},
 		.n = 1,
 		.pid = task->tgid,
-		.exact = true,
 	};
-	w.hash = (0x9E3779B97F4A7C15ULL ^ w.pc) * 0xff51afd7ed558ccdULL;
+	w.hash = (0x9E3779B97F4A7C15ULL ^ w.r.pc) * 0xff51afd7ed558ccdULL;
 	bpf_loop(MAX_STACK_DEPTH - 1, unwind_frame, &w, 0);
-	unwind_count(UNWIND_WALKS);
-	unwind_count(w.end ? w.end : UNWIND_ERR_DEPTH);
+	unwind_add(UNWIND_WALKS, 1);
+	unwind_add(w.end ? w.end : UNWIND_ERR_DEPTH, 1);
 	if (unwind_snapshot)
 		unwind_record(&w, regs);
 	__u64 h = (w.hash ^ w.n) * 0xff51afd7ed558ccdULL;
