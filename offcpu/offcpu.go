@@ -24,6 +24,9 @@ type Config struct {
 	// PIDs and TIDs, when set, keep only these processes or threads.
 	PIDs []uint32
 	TIDs []uint32
+	// Follow, when set, keeps only this process, from its next exec on, and
+	// the processes it forks, as they are forked (profile -- CMD).
+	Follow uint32
 	// UserThreadsOnly and KernelThreadsOnly keep one kind of thread (-u, -k).
 	UserThreadsOnly   bool
 	KernelThreadsOnly bool
@@ -106,7 +109,7 @@ func open(ctx context.Context, cfg Config) (*Tracer, error) {
 		state = *cfg.State
 	}
 	vars := map[string]any{
-		"filter_tgid":         len(cfg.PIDs) > 0,
+		"filter_tgid":         cfg.Follow != 0 || len(cfg.PIDs) > 0,
 		"filter_tid":          len(cfg.TIDs) > 0,
 		"user_threads_only":   cfg.UserThreadsOnly,
 		"kernel_threads_only": cfg.KernelThreadsOnly,
@@ -125,6 +128,9 @@ func open(ctx context.Context, cfg Config) (*Tracer, error) {
 	}
 	if cfg.StackStorageSize > 0 {
 		spec.Maps["stacks"].MaxEntries = cfg.StackStorageSize
+	}
+	if cfg.Follow != 0 {
+		spec.Maps["tgids"].MaxEntries = procs.FollowEntries
 	}
 	if !cfg.UserStacks {
 		cfg.Unwind = loader.ModeFP // no user stacks: no tables to load
@@ -158,6 +164,16 @@ func open(ctx context.Context, cfg Config) (*Tracer, error) {
 func (t *Tracer) start(ctx context.Context) error {
 	if err := procs.SetFilter(t.objs.Tgids, t.objs.Tids, t.cfg.PIDs, t.cfg.TIDs); err != nil {
 		return err
+	}
+	if t.cfg.Follow != 0 {
+		if err := procs.Follow(t.objs.Tgids, t.cfg.Follow); err != nil {
+			return err
+		}
+		links, err := procs.AttachFollow(t.objs.OnFork, t.objs.OnExit)
+		if err != nil {
+			return bpfenv.Explain("follow the command", err)
+		}
+		t.links = append(t.links, links...)
 	}
 	announced, err := procs.NewReader(t.objs.NewProcs)
 	if err != nil {
@@ -300,3 +316,7 @@ func (t *Tracer) Close() error {
 	}
 	return t.objs.Close()
 }
+
+// FollowLost is how many processes forked by the followed command could not
+// be followed (Config.Follow), for want of room in the filter.
+func (t *Tracer) FollowLost() (uint64, error) { return procs.FollowLost(t.objs.FollowLost) }

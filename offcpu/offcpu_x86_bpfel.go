@@ -119,6 +119,7 @@ const (
 	offcpuMapCheckScratch      = "check_scratch"
 	offcpuMapCounts            = "counts"
 	offcpuMapCountsOdd         = "counts_odd"
+	offcpuMapFollowLost        = "follow_lost"
 	offcpuMapLosses            = "losses"
 	offcpuMapNewProcs          = "new_procs"
 	offcpuMapSeen              = "seen"
@@ -136,6 +137,8 @@ const (
 	offcpuMapUnwindStats       = "unwind_stats"
 	offcpuMapWalkChecks        = "walk_checks"
 	offcpuProgOnExec           = "on_exec"
+	offcpuProgOnExit           = "on_exit"
+	offcpuProgOnFork           = "on_fork"
 	offcpuProgOnSwitch         = "on_switch"
 	offcpuVarCheckUserWalk     = "check_user_walk"
 	offcpuVarFilterState       = "filter_state"
@@ -197,6 +200,8 @@ type offcpuSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type offcpuProgramSpecs struct {
 	OnExec   *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExit   *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnFork   *ebpf.ProgramSpec `ebpf:"on_fork"`
 	OnSwitch *ebpf.ProgramSpec `ebpf:"on_switch"`
 }
 
@@ -207,6 +212,7 @@ type offcpuMapSpecs struct {
 	CheckScratch   *ebpf.MapSpec `ebpf:"check_scratch"`
 	Counts         *ebpf.MapSpec `ebpf:"counts"`
 	CountsOdd      *ebpf.MapSpec `ebpf:"counts_odd"`
+	FollowLost     *ebpf.MapSpec `ebpf:"follow_lost"`
 	Losses         *ebpf.MapSpec `ebpf:"losses"`
 	NewProcs       *ebpf.MapSpec `ebpf:"new_procs"`
 	Seen           *ebpf.MapSpec `ebpf:"seen"`
@@ -269,6 +275,7 @@ type offcpuMaps struct {
 	CheckScratch   *ebpf.Map `ebpf:"check_scratch"`
 	Counts         *ebpf.Map `ebpf:"counts"`
 	CountsOdd      *ebpf.Map `ebpf:"counts_odd"`
+	FollowLost     *ebpf.Map `ebpf:"follow_lost"`
 	Losses         *ebpf.Map `ebpf:"losses"`
 	NewProcs       *ebpf.Map `ebpf:"new_procs"`
 	Seen           *ebpf.Map `ebpf:"seen"`
@@ -292,6 +299,7 @@ func (m *offcpuMaps) Close() error {
 		m.CheckScratch,
 		m.Counts,
 		m.CountsOdd,
+		m.FollowLost,
 		m.Losses,
 		m.NewProcs,
 		m.Seen,
@@ -337,12 +345,16 @@ type offcpuVariables struct {
 // It can be passed to loadOffcpuObjects or ebpf.CollectionSpec.LoadAndAssign.
 type offcpuPrograms struct {
 	OnExec   *ebpf.Program `ebpf:"on_exec"`
+	OnExit   *ebpf.Program `ebpf:"on_exit"`
+	OnFork   *ebpf.Program `ebpf:"on_fork"`
 	OnSwitch *ebpf.Program `ebpf:"on_switch"`
 }
 
 func (p *offcpuPrograms) Close() error {
 	return _OffcpuClose(
 		p.OnExec,
+		p.OnExit,
+		p.OnFork,
 		p.OnSwitch,
 	)
 }

@@ -34,6 +34,9 @@ type Config struct {
 	// PIDs and TIDs, when set, keep only these processes or threads.
 	PIDs []uint32
 	TIDs []uint32
+	// Follow, when set, keeps only this process, from its next exec on, and
+	// the processes it forks, as they are forked (profile -- CMD).
+	Follow uint32
 	// CPU is the only CPU to sample, or -1 for all.
 	CPU int
 	// IncludeIdle keeps samples of the idle task (pid 0).
@@ -99,7 +102,7 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 		return nil, err
 	}
 	vars := map[string]any{
-		"filter_tgid":     len(cfg.PIDs) > 0,
+		"filter_tgid":     cfg.Follow != 0 || len(cfg.PIDs) > 0,
 		"filter_tid":      len(cfg.TIDs) > 0,
 		"include_idle":    cfg.IncludeIdle,
 		"kernel_stacks":   cfg.KernelStacks,
@@ -117,6 +120,9 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 	if cfg.HashStorageSize > 0 {
 		spec.Maps["counts"].MaxEntries = cfg.HashStorageSize
 		spec.Maps["counts_odd"].MaxEntries = cfg.HashStorageSize
+	}
+	if cfg.Follow != 0 {
+		spec.Maps["tgids"].MaxEntries = procs.FollowEntries
 	}
 	if !cfg.UserStacks {
 		cfg.Unwind = loader.ModeFP // no user stacks: no tables to load
@@ -152,6 +158,16 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 func (s *Sampler) start(ctx context.Context) error {
 	if err := procs.SetFilter(s.objs.Tgids, s.objs.Tids, s.cfg.PIDs, s.cfg.TIDs); err != nil {
 		return err
+	}
+	if s.cfg.Follow != 0 {
+		if err := procs.Follow(s.objs.Tgids, s.cfg.Follow); err != nil {
+			return err
+		}
+		links, err := procs.AttachFollow(s.objs.OnFork, s.objs.OnExit)
+		if err != nil {
+			return bpfenv.Explain("follow the command", err)
+		}
+		s.links = append(s.links, links...)
 	}
 	announced, err := procs.NewReader(s.objs.NewProcs)
 	if err != nil {
@@ -385,3 +401,7 @@ func formatCPUs(c []int) string {
 	}
 	return strings.Join(s, ",")
 }
+
+// FollowLost is how many processes forked by the followed command could not
+// be followed (Config.Follow), for want of room in the filter.
+func (s *Sampler) FollowLost() (uint64, error) { return procs.FollowLost(s.objs.FollowLost) }

@@ -103,6 +103,7 @@ const (
 	samplerMapCheckScratch   = "check_scratch"
 	samplerMapCounts         = "counts"
 	samplerMapCountsOdd      = "counts_odd"
+	samplerMapFollowLost     = "follow_lost"
 	samplerMapLosses         = "losses"
 	samplerMapNewProcs       = "new_procs"
 	samplerMapSeen           = "seen"
@@ -119,6 +120,8 @@ const (
 	samplerMapUnwindStats    = "unwind_stats"
 	samplerMapWalkChecks     = "walk_checks"
 	samplerProgOnExec        = "on_exec"
+	samplerProgOnExit        = "on_exit"
+	samplerProgOnFork        = "on_fork"
 	samplerProgSample        = "sample"
 	samplerVarCheckUserWalk  = "check_user_walk"
 	samplerVarFilterTgid     = "filter_tgid"
@@ -174,6 +177,8 @@ type samplerSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type samplerProgramSpecs struct {
 	OnExec *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExit *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnFork *ebpf.ProgramSpec `ebpf:"on_fork"`
 	Sample *ebpf.ProgramSpec `ebpf:"sample"`
 }
 
@@ -184,6 +189,7 @@ type samplerMapSpecs struct {
 	CheckScratch   *ebpf.MapSpec `ebpf:"check_scratch"`
 	Counts         *ebpf.MapSpec `ebpf:"counts"`
 	CountsOdd      *ebpf.MapSpec `ebpf:"counts_odd"`
+	FollowLost     *ebpf.MapSpec `ebpf:"follow_lost"`
 	Losses         *ebpf.MapSpec `ebpf:"losses"`
 	NewProcs       *ebpf.MapSpec `ebpf:"new_procs"`
 	Seen           *ebpf.MapSpec `ebpf:"seen"`
@@ -239,6 +245,7 @@ type samplerMaps struct {
 	CheckScratch   *ebpf.Map `ebpf:"check_scratch"`
 	Counts         *ebpf.Map `ebpf:"counts"`
 	CountsOdd      *ebpf.Map `ebpf:"counts_odd"`
+	FollowLost     *ebpf.Map `ebpf:"follow_lost"`
 	Losses         *ebpf.Map `ebpf:"losses"`
 	NewProcs       *ebpf.Map `ebpf:"new_procs"`
 	Seen           *ebpf.Map `ebpf:"seen"`
@@ -261,6 +268,7 @@ func (m *samplerMaps) Close() error {
 		m.CheckScratch,
 		m.Counts,
 		m.CountsOdd,
+		m.FollowLost,
 		m.Losses,
 		m.NewProcs,
 		m.Seen,
@@ -299,12 +307,16 @@ type samplerVariables struct {
 // It can be passed to loadSamplerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type samplerPrograms struct {
 	OnExec *ebpf.Program `ebpf:"on_exec"`
+	OnExit *ebpf.Program `ebpf:"on_exit"`
+	OnFork *ebpf.Program `ebpf:"on_fork"`
 	Sample *ebpf.Program `ebpf:"sample"`
 }
 
 func (p *samplerPrograms) Close() error {
 	return _SamplerClose(
 		p.OnExec,
+		p.OnExit,
+		p.OnFork,
 		p.Sample,
 	)
 }

@@ -70,8 +70,17 @@ struct bpf_perf_event_data {
 
 struct mm_struct;
 
+typedef struct {
+	int counter;
+} atomic_t;
+
+struct signal_struct {
+	atomic_t live; /* threads of the group not yet exiting */
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct mm_struct *mm;
+	struct signal_struct *signal;
 	int pid;
 	int tgid;
 	unsigned int flags;

@@ -17,6 +17,8 @@ import (
 	"github.com/emberprof/ember/internal/getopt"
 	"github.com/emberprof/ember/internal/idlist"
 	"github.com/emberprof/ember/internal/interrupt"
+	"github.com/emberprof/ember/internal/launch"
+	"github.com/emberprof/ember/internal/prio"
 	"github.com/emberprof/ember/internal/sample"
 	"github.com/emberprof/ember/offcpu"
 	"github.com/emberprof/ember/symbolize"
@@ -26,7 +28,7 @@ import (
 const usageHead = `usage: offcputime [-h] [-p PID | -t TID | -u | -k] [-U | -K] [-d] [-f]
                   [--stack-storage-size SIZE] [-m MIN_BLOCK_TIME]
                   [-M MAX_BLOCK_TIME] [--state STATE] [--format FORMAT]
-                  [-o FILE] [duration]
+                  [-o FILE] [duration] [-- CMD [ARG...]]
 
 Summarize off-CPU time by stack trace: a BPF program on the sched_switch
 tracepoint times each block of every thread (or the chosen ones) and sums it
@@ -37,6 +39,8 @@ graph instead.
 
 positional arguments:
   duration                         duration of trace, in seconds (default: until Ctrl-C)
+  -- CMD [ARG...]                  run CMD and trace it and every process it forks,
+                                   until it exits; exit with its status
 
 options:
 `
@@ -58,9 +62,14 @@ examples:
     ./offcputime -fKu 5 > off.folded && flamegraph < off.folded > off.svg
     ./offcputime --format pprof -o off.pb.gz 10 && go tool pprof -top off.pb.gz
     ./offcputime --format svg -o off.svg 10    # off-CPU flame graph
+    ./offcputime -f -o test.folded -- make test  # trace a command and its children
 
 Needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF (Linux 5.8+).
-Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.
+Exit status: 0 on success, 1 on a runtime error, 2 on a usage error; with
+-- CMD, CMD's (128+N if signal N killed it, 127 if it cannot be found).
+CMD is held before its first instruction until tracing is attached; under
+sudo it runs as the user who ran sudo. If tracing ends first (Ctrl-C sent to
+offcputime alone, or the duration) CMD gets SIGTERM, as perf record's does.
 `
 
 // config is everything the command line says.
@@ -72,6 +81,7 @@ type config struct {
 	output   string
 	stats    bool
 	args     []string
+	command  []string // after --: run and follow it (nil: none)
 }
 
 // usageError is collect.UsageError, by the name the tests use.
@@ -113,7 +123,7 @@ func defineFlags(fs *getopt.Set) *flags {
 func parseArgs(args []string, procRoot string) (*config, error) {
 	var fs getopt.Set
 	f := defineFlags(&fs)
-	rest, err := fs.Parse(args)
+	rest, command, err := fs.ParseCommand(args)
 	if errors.Is(err, getopt.ErrHelp) {
 		return nil, err
 	}
@@ -127,7 +137,12 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 			exclusive++
 		}
 	}
+	c.command = command
 	switch {
+	case command != nil && len(command) == 0:
+		return nil, usageError{Err: errors.New("-- must be followed by a command to run, e.g. -- make test")}
+	case command != nil && (*f.pids != "" || *f.tids != ""):
+		return nil, usageError{Err: errors.New("-p and -t cannot be used with -- CMD: the command's own processes are followed")}
 	case exclusive > 1:
 		return nil, usageError{Err: errors.New("-p, -t, -u and -k exclude each other: pick one thread filter")}
 	case *f.userOnly && *f.kernelOnly:
@@ -207,7 +222,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	sigs := interrupt.Start("offcputime", stderr)
 	defer sigs.Stop()
-	return collect.ExitStatus("offcputime", record(sigs, cfg, stdout, stderr), mapFlags, stderr)
+	res, err := record(sigs, cfg, stdout, stderr)
+	if err != nil {
+		return collect.ExitStatus("offcputime", err, mapFlags, stderr)
+	}
+	return res.ExitStatus
 }
 
 // mapFlags names the option that sizes each BPF map.
@@ -221,7 +240,7 @@ func usage() string {
 
 // record traces blocks as cfg says and writes the profile: text, folded and
 // SVG values are microseconds of blocked time, as in BCC.
-func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error {
+func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) (*collect.Result, error) {
 	job := collect.Job{
 		Name: "offcputime",
 		Args: cfg.args,
@@ -257,9 +276,17 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error 
 	if cfg.format == "text" {
 		job.Header = header(cfg)
 	}
+	if cfg.command != nil {
+		child, err := launch.Start(cfg.command, (*prio.Boost)(nil).Base())
+		if err != nil {
+			return nil, err
+		}
+		cfg.offcpu.Follow = child.Pid
+		job.Command = child
+	}
 	res, err := collect.Run(sigs, job, stdout, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.stats {
 		var perRun float64
@@ -271,7 +298,7 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) error 
 			fmt.Fprintln(stderr, loader.Fields(cfg.offcpu.Unwind, res.Unwind, res.UnwindInfo))
 		}
 	}
-	return nil
+	return res, nil
 }
 
 // header is BCC offcputime's first line.

@@ -373,7 +373,7 @@ func TestCancelDuringLoad(t *testing.T) {
 	defer sigs.Stop()
 	sigs.EndCollection() // as a signal during the load does
 	var out, errb bytes.Buffer
-	if err := record(sigs, cfg, &out, &errb); !errors.Is(err, context.Canceled) {
+	if _, err := record(sigs, cfg, &out, &errb); !errors.Is(err, context.Canceled) {
 		t.Fatalf("record with a cancelled context: %v", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

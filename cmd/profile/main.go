@@ -16,6 +16,7 @@ import (
 	"github.com/emberprof/ember/internal/getopt"
 	"github.com/emberprof/ember/internal/idlist"
 	"github.com/emberprof/ember/internal/interrupt"
+	"github.com/emberprof/ember/internal/launch"
 	"github.com/emberprof/ember/internal/prio"
 	"github.com/emberprof/ember/internal/sample"
 	"github.com/emberprof/ember/sampler"
@@ -26,7 +27,7 @@ import (
 const usageHead = `usage: profile [-h] [-p PID | -L TID] [-U | -K] [-F FREQUENCY | -c COUNT]
                [-d] [-a] [-I] [-f] [--stack-storage-size SIZE]
                [--hash-storage-size SIZE] [-C CPU] [--format FORMAT] [-o FILE]
-               [duration]
+               [duration] [-- CMD [ARG...]]
 
 Profile CPU stack traces at a timed interval: a BPF program on a cpu-clock
 perf event per CPU takes the kernel and user stacks of whatever runs and counts
@@ -35,6 +36,8 @@ folded stacks with -f (input for flamegraph), or pprof and SVG with --format.
 
 positional arguments:
   duration                         duration of trace, in seconds (default: until Ctrl-C)
+  -- CMD [ARG...]                  run CMD and profile it and every process it forks,
+                                   until it exits; exit with its status
 
 options:
 `
@@ -54,9 +57,14 @@ examples:
     ./profile -C 0        # only profile CPU 0
     ./profile --format pprof -o cpu.pb.gz 10 && go tool pprof -top cpu.pb.gz
     ./profile --format svg -o cpu.svg 30   # flame graph, open in a browser
+    ./profile -F 499 --format pprof -o run1.pb.gz -- make bench  # a command and its children
 
 Needs root (or CAP_BPF and CAP_PERFMON) and a kernel with BTF (Linux 5.8+).
-Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.
+Exit status: 0 on success, 1 on a runtime error, 2 on a usage error; with
+-- CMD, CMD's (128+N if signal N killed it, 127 if it cannot be found).
+CMD is held before its first instruction until sampling is attached; under
+sudo it runs as the user who ran sudo. If collection ends first (Ctrl-C sent
+to profile alone, or the duration) CMD gets SIGTERM, as perf record's does.
 `
 
 // config is everything the command line says.
@@ -70,6 +78,7 @@ type config struct {
 	output   string
 	stats    bool
 	args     []string
+	command  []string // after --: run and follow it (nil: none)
 }
 
 // usageError is collect.UsageError, by the name the tests use.
@@ -112,7 +121,7 @@ func defineFlags(fs *getopt.Set) *flags {
 func parseArgs(args []string, procRoot string) (*config, error) {
 	var fs getopt.Set
 	f := defineFlags(&fs)
-	rest, err := fs.Parse(args)
+	rest, command, err := fs.ParseCommand(args)
 	if errors.Is(err, getopt.ErrHelp) {
 		return nil, err
 	}
@@ -120,7 +129,12 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{Err: err}
 	}
 	c := &config{folded: *f.folded, annotate: *f.annotate, delimit: *f.delimit, format: *f.format, output: *f.output, stats: *f.stats, args: args}
+	c.command = command
 	switch {
+	case command != nil && len(command) == 0:
+		return nil, usageError{Err: errors.New("-- must be followed by a command to run, e.g. -- make test")}
+	case command != nil && (*f.pids != "" || *f.tids != ""):
+		return nil, usageError{Err: errors.New("-p and -L cannot be used with -- CMD: the command's own processes are followed")}
 	case *f.pids != "" && *f.tids != "":
 		return nil, usageError{Err: errors.New("-p and -L cannot be used together: give processes with -p or threads with -L")}
 	case *f.freq != 0 && *f.count != 0:
@@ -207,7 +221,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	sigs := interrupt.Start("profile", stderr)
 	defer sigs.Stop()
-	return collect.ExitStatus("profile", record(sigs, cfg, boost, stdout, stderr), mapFlags, stderr)
+	res, err := record(sigs, cfg, boost, stdout, stderr)
+	if err != nil {
+		return collect.ExitStatus("profile", err, mapFlags, stderr)
+	}
+	return res.ExitStatus
 }
 
 // mapFlags names the option that sizes each BPF map.
@@ -220,7 +238,7 @@ func usage() string {
 }
 
 // record samples as cfg says and writes the profile.
-func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stderr io.Writer) error {
+func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stderr io.Writer) (*collect.Result, error) {
 	cfg.sampler.UnwindWarn = stderr
 	period := int64(cfg.sampler.Period)
 	if period == 0 {
@@ -261,9 +279,17 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 	if cfg.format == "text" {
 		job.Header = header(cfg)
 	}
+	if cfg.command != nil {
+		child, err := launch.Start(cfg.command, boost.Base())
+		if err != nil {
+			return nil, err
+		}
+		cfg.sampler.Follow = child.Pid
+		job.Command = child
+	}
 	res, err := collect.Run(sigs, job, stdout, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.stats {
 		printStats(stderr, res)
@@ -271,7 +297,7 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 			fmt.Fprintln(stderr, loader.Fields(cfg.sampler.Unwind, res.Unwind, res.UnwindInfo))
 		}
 	}
-	return nil
+	return res, nil
 }
 
 func header(cfg *config) string {

@@ -56,6 +56,8 @@ func TestParseArgs(t *testing.T) {
 		{args: []string{"--format", "png"}, usage: true},
 		{args: []string{"-p", "abc"}, usage: true},
 		{args: []string{"--stack-storage-size", "0"}, usage: true},
+		{args: []string{"--"}, usage: true},
+		{args: []string{"-p", "1", "--", "true"}, usage: true},
 		{args: []string{"-C", "-2"}, usage: true},
 		{args: []string{"-Z"}, usage: true},
 		{args: []string{"-p", "5000000"}, usage: true},
@@ -250,7 +252,7 @@ func TestCancelDuringLoad(t *testing.T) {
 	defer sigs.Stop()
 	sigs.EndCollection() // as a signal during the load does
 	var out, errb bytes.Buffer
-	if err := record(sigs, cfg, nil, &out, &errb); !errors.Is(err, context.Canceled) {
+	if _, err := record(sigs, cfg, nil, &out, &errb); !errors.Is(err, context.Canceled) {
 		t.Fatalf("record with a cancelled context: %v", err)
 	}
 	// The abandoned load is closed when it returns.

@@ -20,8 +20,10 @@ import (
 	"github.com/emberprof/ember/flamegraph"
 	"github.com/emberprof/ember/internal/bpfenv"
 	"github.com/emberprof/ember/internal/interrupt"
+	"github.com/emberprof/ember/internal/launch"
 	"github.com/emberprof/ember/internal/outfile"
 	"github.com/emberprof/ember/internal/prio"
+	"github.com/emberprof/ember/internal/procs"
 	"github.com/emberprof/ember/internal/sample"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
@@ -90,6 +92,17 @@ type Job struct {
 	// Warm, if not zero, reads the collector that often while it runs and
 	// symbolizes what was read, so that little is left at the end.
 	Warm time.Duration
+	// Command, if set, is the command the collector follows (-- CMD),
+	// held until the collector is attached: collection ends when it exits,
+	// and if collection ends first (a signal, the duration) it gets
+	// SIGTERM, as perf record's workload does.
+	Command *launch.Child
+}
+
+// Follower is a collector that follows a command's processes as they are
+// forked and can say how many it could not.
+type Follower interface {
+	FollowLost() (uint64, error)
 }
 
 // Result is what a run collected, with the figures --stats prints.
@@ -117,6 +130,8 @@ type Result struct {
 	// when the collector is an Unwinder.
 	Unwind     loader.Stats
 	UnwindInfo loader.Info
+	// ExitStatus is Job.Command's, as a shell reports it.
+	ExitStatus int
 }
 
 // Captures counts the outcomes of capturing announced processes.
@@ -161,10 +176,27 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	defer sym.Close()
 	c, err := job.Open(ctx)
 	if err != nil {
+		if job.Command != nil {
+			job.Command.Abandon()
+		}
 		return nil, err
 	}
 	defer c.Close()
 	attached := time.Now()
+	// exited is closed when the command has exited with status.
+	var exited chan struct{}
+	var status int
+	if job.Command != nil {
+		if err := job.Command.Release(); err != nil {
+			job.Command.Abandon()
+			return nil, err
+		}
+		exited = make(chan struct{})
+		go func() {
+			status = job.Command.Wait()
+			close(exited)
+		}()
+	}
 	job.Boost.Lower()
 	sym.PreloadKernel()
 	cpuAttached := selfCPU()
@@ -177,6 +209,18 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 		var cancel context.CancelFunc
 		runCtx, cancel = context.WithTimeout(ctx, job.Duration)
 		defer cancel()
+	}
+	if exited != nil {
+		var end context.CancelFunc
+		runCtx, end = context.WithCancel(runCtx)
+		defer end()
+		go func() {
+			select {
+			case <-exited:
+				end()
+			case <-runCtx.Done():
+			}
+		}()
 	}
 	var (
 		mu       sync.Mutex
@@ -198,6 +242,14 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	<-runCtx.Done()
 	sigs.EndCollection() // from now on a signal cuts symbolization short
 	end := time.Now()
+	if exited != nil {
+		select {
+		case <-exited:
+		default:
+			// Collection ended first: a signal or the duration.
+			job.Command.Signal(syscall.SIGTERM)
+		}
+	}
 	job.Boost.Raise()
 	res := &Result{Attach: attached.Sub(t0), Collecting: end.Sub(attached), CollectingCPU: selfCPU() - cpuAttached}
 	if job.Stats {
@@ -223,6 +275,12 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	}
 	res.Records, res.Losses = Merge(append(warmed, recs...)), AddLosses(warmLosses, losses)
 	res.Read = time.Since(end)
+	var lost uint64
+	if f, ok := c.(Follower); ok && job.Command != nil {
+		if lost, err = f.FollowLost(); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", job.Name, err)
+		}
+	}
 	if u, ok := c.(Unwinder); ok {
 		if res.Unwind, res.UnwindInfo, err = u.Unwind(); err != nil {
 			fmt.Fprintf(stderr, "%s: unwind counters: %v\n", job.Name, err)
@@ -252,6 +310,9 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	default:
 	}
 	ReportLosses(stderr, job.Losses, res.Losses)
+	if lost > 0 {
+		fmt.Fprintf(stderr, "WARNING: %d processes of the command could not be followed (more than %d alive at once); their samples are missing\n", lost, procs.FollowEntries)
+	}
 	if w := loader.Warning(res.Unwind); w != "" {
 		fmt.Fprintln(stderr, w)
 	}
@@ -266,6 +327,10 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	}
 	res.Symbolizer = sym.Counts()
 	res.Output, res.TotalCPU = time.Since(end), selfCPU()
+	if exited != nil {
+		<-exited
+		res.ExitStatus = status
+	}
 	return res, nil
 }
 
@@ -382,6 +447,9 @@ func ExitStatus(name string, err error, mapFlags map[string]string, stderr io.Wr
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintf(stderr, "%s: interrupted while loading the BPF program: nothing was collected\n", name)
 		return 1
+	case errors.As(err, new(launch.NotFoundError)):
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 127 // as a shell says a command is not found
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", name, err)
 	return 1

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emberprof/ember/internal/getopt"
 	"github.com/emberprof/ember/internal/idlist"
+	"github.com/emberprof/ember/internal/launch"
 	"github.com/emberprof/ember/internal/outfile"
 )
 
@@ -31,6 +32,7 @@ func ParseIDs(list, flag, what, procRoot string) ([]uint32, error) {
 // Main runs a command's run function on the process's arguments and exits
 // with its status, made 1 if standard output cannot be closed.
 func Main(name string, run func(args []string, stdout, stderr io.Writer) int) {
+	launch.Exec() // a command's launcher (-- CMD) goes no further
 	code := run(os.Args[1:], os.Stdout, os.Stderr)
 	if err := outfile.CloseStdout(os.Stdout); err != nil && code == 0 {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)

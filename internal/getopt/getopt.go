@@ -111,43 +111,53 @@ func (s *Set) lookupLong(name string) (*option, error) {
 
 // Parse sets the options found in args and returns the other arguments.
 func (s *Set) Parse(args []string) ([]string, error) {
-	var rest []string
+	rest, command, err := s.ParseCommand(args)
+	if command != nil {
+		rest = append(rest, command...)
+	}
+	return rest, err
+}
+
+// ParseCommand is Parse for a command that runs another (profile -- CMD):
+// what follows "--" is that command, returned apart, non-nil when "--" was
+// given.
+func (s *Set) ParseCommand(args []string) (rest, command []string, err error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
-			return append(rest, args[i+1:]...), nil
+			return rest, append([]string{}, args[i+1:]...), nil
 		case a == "-h" || a == "--help":
-			return nil, ErrHelp
+			return nil, nil, ErrHelp
 		case strings.HasPrefix(a, "--"):
 			name, val, hasVal := strings.Cut(a[2:], "=")
 			o, err := s.lookupLong(name)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			o.given = true
 			if o.arg == "" {
 				if hasVal {
-					return nil, fmt.Errorf("option --%s takes no value", o.long)
+					return nil, nil, fmt.Errorf("option --%s takes no value", o.long)
 				}
 				o.set("")
 				continue
 			}
 			if !hasVal {
 				if i+1 >= len(args) {
-					return nil, fmt.Errorf("option --%s needs a value (%s)", o.long, o.arg)
+					return nil, nil, fmt.Errorf("option --%s needs a value (%s)", o.long, o.arg)
 				}
 				i++
 				val = args[i]
 			}
 			if err := o.set(val); err != nil {
-				return nil, fmt.Errorf("option --%s: %w", o.long, err)
+				return nil, nil, fmt.Errorf("option --%s: %w", o.long, err)
 			}
 		case len(a) > 1 && a[0] == '-':
 			for j := 1; j < len(a); j++ {
 				o := s.lookupShort(a[j])
 				if o == nil {
-					return nil, fmt.Errorf("unknown option -%c", a[j])
+					return nil, nil, fmt.Errorf("unknown option -%c", a[j])
 				}
 				o.given = true
 				if o.arg == "" {
@@ -157,13 +167,13 @@ func (s *Set) Parse(args []string) ([]string, error) {
 				val := a[j+1:]
 				if val == "" {
 					if i+1 >= len(args) {
-						return nil, fmt.Errorf("option -%c needs a value (%s)", a[j], o.arg)
+						return nil, nil, fmt.Errorf("option -%c needs a value (%s)", a[j], o.arg)
 					}
 					i++
 					val = args[i]
 				}
 				if err := o.set(val); err != nil {
-					return nil, fmt.Errorf("option -%c: %w", a[j], err)
+					return nil, nil, fmt.Errorf("option -%c: %w", a[j], err)
 				}
 				break
 			}
@@ -171,7 +181,7 @@ func (s *Set) Parse(args []string) ([]string, error) {
 			rest = append(rest, a)
 		}
 	}
-	return rest, nil
+	return rest, nil, nil
 }
 
 // Usage formats the option list for --help, one option a line.

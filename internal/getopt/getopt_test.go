@@ -3,6 +3,7 @@ package getopt
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -79,5 +80,27 @@ func TestGiven(t *testing.T) {
 		if got := s.Given("frequency"); got != tt.want {
 			t.Errorf("%q: Given = %v, want %v", tt.args, got, tt.want)
 		}
+	}
+}
+
+func TestParseCommand(t *testing.T) {
+	var s Set
+	f := s.Uint('F', "frequency", "HZ", 49, "")
+	o := s.String('o', "output", "FILE", "", "")
+	rest, cmd, err := s.ParseCommand([]string{"-F", "99", "5", "-o", "--", "--", "sh", "-c", "exit 3", "--", "-F"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *f != 99 || *o != "--" || len(rest) != 1 || rest[0] != "5" {
+		t.Errorf("options F=%d o=%q rest %q", *f, *o, rest)
+	}
+	if want := []string{"sh", "-c", "exit 3", "--", "-F"}; strings.Join(cmd, "|") != strings.Join(want, "|") {
+		t.Errorf("command %q, want %q", cmd, want)
+	}
+	if _, cmd, _ := s.ParseCommand([]string{"-F", "9"}); cmd != nil {
+		t.Errorf("no --: command %q, want nil", cmd)
+	}
+	if rest, _ := s.Parse([]string{"--", "-x"}); len(rest) != 1 || rest[0] != "-x" {
+		t.Errorf("Parse keeps what follows -- as arguments: %q", rest)
 	}
 }

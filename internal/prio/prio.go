@@ -91,3 +91,13 @@ func threads() []int {
 	}
 	return tids
 }
+
+// Base is the nice value the caller had before Raise, for processes it
+// starts that must not inherit the boost; for a nil Boost, the current one.
+func (b *Boost) Base() int {
+	if b == nil {
+		n, _ := Nice(unix.Gettid())
+		return n
+	}
+	return b.base
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 )
 
@@ -19,7 +20,7 @@ import (
 // and tids maps; the program consults a map only when its filter_tgid or
 // filter_tid constant is set.
 func SetFilter(tgids, tids *ebpf.Map, pids, tidList []uint32) error {
-	one := uint8(1)
+	one := procWanted
 	for _, p := range pids {
 		if err := tgids.Put(p, one); err != nil {
 			return fmt.Errorf("add pid %d to filter: %w", p, err)
@@ -70,3 +71,51 @@ func (r *Reader) Run(ctx context.Context, fn func(tgid uint32)) error {
 
 // Close releases the ring; a Run in progress returns.
 func (r *Reader) Close() error { return r.ring.Close() }
+
+// FollowEntries sizes the tgids map of a program that follows a command:
+// the processes of a build alive at once.
+const FollowEntries = 1 << 16
+
+// Values of the tgids map (PROC_* in procs.h).
+const (
+	procWanted     uint8 = 1
+	procBeforeExec uint8 = 2
+)
+
+// Follow puts a command's first process into tgids, counted from its next
+// exec on: until then it is ember's launcher, held before exec.
+func Follow(tgids *ebpf.Map, root uint32) error {
+	if err := tgids.Put(root, procBeforeExec); err != nil {
+		return fmt.Errorf("follow process %d: %w", root, err)
+	}
+	return nil
+}
+
+// AttachFollow attaches the programs that add a followed process's children
+// to tgids as they are forked and remove processes as they exit.
+func AttachFollow(fork, exit *ebpf.Program) ([]link.Link, error) {
+	var links []link.Link
+	for _, p := range []struct {
+		name string
+		prog *ebpf.Program
+	}{{"sched_process_fork", fork}, {"sched_process_exit", exit}} {
+		l, err := link.AttachTracing(link.TracingOptions{Program: p.prog, AttachType: ebpf.AttachTraceRawTp})
+		if err != nil {
+			for _, l := range links {
+				l.Close()
+			}
+			return nil, fmt.Errorf("attach %s: %w", p.name, err)
+		}
+		links = append(links, l)
+	}
+	return links, nil
+}
+
+// FollowLost reads how many forks of followed processes found tgids full.
+func FollowLost(m *ebpf.Map) (uint64, error) {
+	var n uint64
+	if err := m.Lookup(uint32(0), &n); err != nil {
+		return 0, fmt.Errorf("read follow_lost: %w", err)
+	}
+	return n, nil
+}

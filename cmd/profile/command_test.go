@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
+	"github.com/emberprof/ember/internal/launch"
+)
+
+// TestMain lets this test binary be the launcher that profile -- CMD
+// starts (a copy of itself), as the profile binary is.
+func TestMain(m *testing.M) {
+	launch.Exec()
+	os.Exit(m.Run())
+}
+
+// spinPath is the test program with a known call chain.
+func spinPath(t *testing.T) string {
+	p, err := filepath.Abs("../../testdata/spin/spin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// folded parses folded output into comm -> samples, and the samples whose
+// stack has the given chain.
+func folded(t *testing.T, out, chain string) (map[string]int, int) {
+	byComm := map[string]int{}
+	chained := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		n, err := strconv.Atoi(line[i+1:])
+		if i < 0 || err != nil {
+			t.Fatalf("malformed folded line %q", line)
+		}
+		byComm[strings.SplitN(line[:i], ";", 2)[0]] += n
+		if strings.Contains(";"+line[:i]+";", chain) {
+			chained += n
+		}
+	}
+	return byComm, chained
+}
+
+// TestCommandExitStatus: profile -- CMD exits with CMD's status, 128+signal
+// when a signal killed it, and 127 when it cannot be found.
+func TestCommandExitStatus(t *testing.T) {
+	bpftest.Require(t)
+	for _, tt := range []struct {
+		cmd  []string
+		want int
+	}{
+		{[]string{"sh", "-c", "exit 3"}, 3},
+		{[]string{"true"}, 0},
+		{[]string{"no-such-command-ember"}, 127},
+	} {
+		var out, errb bytes.Buffer
+		args := append([]string{"-f", "--"}, tt.cmd...)
+		if code := run(args, &out, &errb); code != tt.want {
+			t.Errorf("profile %q: exit %d, want %d: %s", args, code, tt.want, errb.String())
+		}
+	}
+}
+
+// TestCommandKilled: a command killed by SIGKILL gives 137, and the profile
+// of what it ran is still written.
+func TestCommandKilled(t *testing.T) {
+	bpftest.Require(t)
+	outFile := filepath.Join(t.TempDir(), "out.folded")
+	var out, errb bytes.Buffer
+	args := []string{"-F", "499", "-f", "-o", outFile, "--", "sh", "-c", spinPath(t) + ` 0.3; kill -9 $$`}
+	if code := run(args, &out, &errb); code != 137 {
+		t.Fatalf("profile %q: exit %d, want 137: %s", args, code, errb.String())
+	}
+	got, err := os.ReadFile(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, chained := folded(t, string(got), ";main;spin_a;spin_b;spin_c;"); chained == 0 {
+		t.Errorf("no spin_c samples in the output of a killed command:\n%s\nstderr: %s", got, errb.String())
+	}
+}
+
+// TestCommandChildren: a process that CMD forks 1 ms after it starts is
+// profiled from its start (fork tracked in BPF), and no other process is.
+func TestCommandChildren(t *testing.T) {
+	bpftest.Require(t)
+	var out, errb bytes.Buffer
+	// "; true" keeps sh from exec'ing spin: spin is a forked child.
+	args := []string{"-F", "999", "-f", "--", "sh", "-c", "sleep 0.001; " + spinPath(t) + " 0.3; true"}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("profile %q: exit %d: %s", args, code, errb.String())
+	}
+	byComm, chained := folded(t, out.String(), ";main;spin_a;spin_b;spin_c;")
+	for comm := range byComm {
+		if comm != "sh" && comm != "sleep" && comm != "spin" {
+			t.Errorf("samples of %q, not the command's", comm)
+		}
+	}
+	// 0.3 s of CPU at 999 Hz is about 300 samples; a child found late (by
+	// polling /proc, say) would lose its first ones.
+	if byComm["spin"] < 200 || chained*10 < byComm["spin"]*9 {
+		t.Errorf("spin: %d samples (want about 300), %d with its chain\n%s", byComm["spin"], chained, out.String())
+	}
+}
+
+// TestCommandHeldUntilAttached: the command's first process sees the BPF
+// links already in place: it is held before exec until they are attached.
+func TestCommandHeldUntilAttached(t *testing.T) {
+	bpftest.Require(t)
+	seen := filepath.Join(t.TempDir(), "fds")
+	var out, errb bytes.Buffer
+	args := []string{"-f", "--", "sh", "-c", `ls -l /proc/$PPID/fd > "$1"`, "sh", seen}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("profile %q: exit %d: %s", args, code, errb.String())
+	}
+	got, err := os.ReadFile(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(got), "bpf_link"); n < 2 {
+		t.Errorf("the command started with %d BPF links attached, want the sampler's (at least 2):\n%s", n, got)
+	}
+}
+
+// TestCommandAsSudoUser: under sudo, the command runs as the user who ran
+// sudo, not as root.
+func TestCommandAsSudoUser(t *testing.T) {
+	bpftest.Require(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch users")
+	}
+	// t.TempDir's parent is root's alone; the user needs a way in.
+	dir, err := os.MkdirTemp("", "ember-sudo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	ids := filepath.Join(dir, "ids")
+	t.Setenv("SUDO_UID", "65534")
+	t.Setenv("SUDO_GID", "65534")
+	var out, errb bytes.Buffer
+	args := []string{"-f", "--", "sh", "-c", `echo $(id -u) $(id -g) > "$1"`, "sh", ids}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("profile %q: exit %d: %s", args, code, errb.String())
+	}
+	got, err := os.ReadFile(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(got)) != "65534 65534" {
+		t.Errorf("command ran as uid gid %q, want 65534 65534", got)
+	}
+}
