@@ -127,7 +127,7 @@ func (r *Report) rows() (head []string, rows [][]string) {
 	if unknown {
 		hw = "?"
 	}
-	rows = append(rows, []string{"TOTAL", r.cost(t.Base), r.cost(t.New), c, hw, "", "", "", strings.ToUpper(r.Total.Verdict)})
+	rows = append(rows, []string{"TOTAL", r.cost(t.Base), r.cost(t.New), c, hw, "", "", "", shout(r.Total.Verdict)})
 	for _, f := range r.Functions {
 		if !f.Judged {
 			continue
@@ -137,10 +137,7 @@ func (r *Report) rows() (head []string, rows [][]string) {
 		if unknown {
 			hw, shw = "?", "?"
 		}
-		v := f.Verdict
-		if v == Regression {
-			v = "REGRESSION"
-		}
+		v := shout(f.Verdict)
 		rows = append(rows, []string{clean(f.Name, 60), r.cost(f.Self.Base), r.cost(f.Self.New), c, hw,
 			pct(f.Share.Base) + "→" + pct(f.Share.New), shw,
 			r.cost(f.InclusiveBase) + "→" + r.cost(f.InclusiveNew), v})
@@ -148,14 +145,22 @@ func (r *Report) rows() (head []string, rows [][]string) {
 	return head, rows
 }
 
+// shout makes a regression stand out in a column of verdicts.
+func shout(v string) string {
+	if v == Regression {
+		return "REGRESSION"
+	}
+	return v
+}
+
 func (r *Report) writeTable(w io.Writer) error {
 	fmt.Fprintf(w, "profdiff: %s\n\n", r.header())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head, rows := r.rows()
 	head[0] = "function (self cost)"
-	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, row := range rows {
-		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -217,7 +222,7 @@ func clean(s string, max int) string {
 func mdEscape(s string) string {
 	var b strings.Builder
 	for _, c := range s {
-		if c < 0x80 && strings.ContainsRune("\\`*_{}[]<>()#+-.!|~&", c) {
+		if c < 0x80 && strings.ContainsRune("\\`*_[]<>|~&", c) {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(c)
