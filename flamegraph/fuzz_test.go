@@ -2,8 +2,10 @@ package flamegraph
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/google/pprof/profile"
@@ -118,6 +120,38 @@ func FuzzProfile(f *testing.F) {
 				t.Fatal(err)
 			}
 			checkXML(t, svg.Bytes())
+		}
+	})
+}
+
+// FuzzReadInput feeds arbitrary bytes, gzipped or not, to the input reader
+// with small bounds: no panic, an error is one line naming the input, and
+// only one of the two callbacks is used.
+func FuzzReadInput(f *testing.F) {
+	f.Add([]byte("a;b;c 1\na;b 2.5\n"), false)
+	f.Add([]byte("\x00\x00\x00\x00\x03\x00\x00\x00"), true)
+	f.Add([]byte("\x1f\x8b\x08\x00"), false)
+	f.Add([]byte("\x0a\x02\x08\x01"), true)
+	f.Fuzz(func(t *testing.T, in []byte, zip bool) {
+		if zip {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			zw.Write(in)
+			zw.Close()
+			in = b.Bytes()
+		}
+		var lines, profiles int
+		_, err := ReadInput(bytes.NewReader(in), "in", InputOptions{
+			MaxLine:    1 << 10,
+			MaxProfile: 1 << 12,
+			Folded:     func(*FoldedLine) error { lines++; return nil },
+			Profile:    func(*profile.Profile) error { profiles++; return nil },
+		})
+		if lines > 0 && profiles > 0 || profiles > 1 {
+			t.Fatalf("%d folded lines and %d profiles from one input", lines, profiles)
+		}
+		if err != nil && (!strings.HasPrefix(err.Error(), "in: ") || strings.Contains(err.Error(), "\n")) {
+			t.Fatalf("error %q is not one line naming the input", err)
 		}
 	})
 }

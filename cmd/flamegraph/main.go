@@ -6,16 +6,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -112,10 +106,6 @@ type config struct {
 	maxProfile int
 }
 
-// defaultMaxProfile bounds a pprof profile, which is read and parsed whole:
-// parsing takes several times its size. ember's own profiles are a few MB.
-const defaultMaxProfile = 256 << 20
-
 func parseArgs(args []string) (*config, error) {
 	c := &config{}
 	o := &c.svg
@@ -133,7 +123,7 @@ func parseArgs(args []string) (*config, error) {
 	}
 	var height float64
 	c.maxLine = flamegraph.DefaultMaxLine
-	c.maxProfile = defaultMaxProfile
+	c.maxProfile = flamegraph.DefaultMaxProfile
 	size := func(p *int) func(string) error {
 		return func(v string) error {
 			n, ok := parseSize(v)
@@ -394,160 +384,17 @@ func (l *loader) load(name string, s side) error {
 		defer f.Close()
 		r = f
 	}
-	const bufSize = 1 << 20
-	br := bufio.NewReaderSize(r, bufSize)
-	gzipped := false
-	// A pprof profile may be gzipped inside a gzipped file; profile.ParseData
-	// would decompress that inner layer whole, so it is streamed here too.
-	for layer := 0; ; layer++ {
-		head, _ := br.Peek(2)
-		if !isGzip(head) {
-			break
-		}
-		if layer == 2 {
-			return fmt.Errorf("%s: gzip data inside gzip data inside gzip data; give folded text or a pprof profile, gzipped or not", display)
-		}
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("%s: corrupt gzip data (%v); give folded text or a pprof profile, gzipped or not", display, err)
-		}
-		defer zr.Close()
-		br = bufio.NewReaderSize(zr, bufSize)
-		gzipped = true
-	}
-	head, _ := br.Peek(4096)
-	isBinary := looksBinary(head) && !startsFolded(br)
-	if isBinary && cannotBeProfile(head) {
-		return fmt.Errorf("%s: neither folded stacks nor a pprof profile (it starts with a zero byte); %s", display, inputHint)
-	}
-	in := &errReader{r: br}
-	var err error
-	if isBinary {
-		err = l.loadProfile(display, in, s)
-	} else {
-		err = l.loadFolded(in, s)
-	}
-	var long *flamegraph.LineTooLongError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &long):
-		return fmt.Errorf("%s: line %d is longer than %s, the --max-line bound; give folded text (\"frame;frame count\" per line), or raise --max-line", display, long.Line, fmtSize(long.Max))
-	case in.err != nil && gzipped:
-		return fmt.Errorf("%s: truncated or corrupt gzip data (%v); give folded text or a pprof profile, gzipped or not", display, in.err)
-	}
-	return fmt.Errorf("%s: %w", display, err)
-}
-
-const inputHint = "give folded text (\"frame;frame count\" per line) or a pprof profile (.pb.gz)"
-
-// errReader remembers the first read error, to tell bad data from data that
-// could not be read.
-type errReader struct {
-	r   io.Reader
-	err error
-}
-
-func (e *errReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err != nil && err != io.EOF && e.err == nil {
-		e.err = err
-	}
-	return n, err
-}
-
-// startsFolded reports whether the input's first line, if it is in the
-// buffer, is a valid folded line: text that looked binary (a process name
-// with control characters, say) is still read as text.
-func startsFolded(br *bufio.Reader) bool {
-	buf, err := br.Peek(br.Size())
-	line, _, found := bytes.Cut(buf, []byte("\n"))
-	return (found || err != nil) && foldedFirstLine(line)
-}
-
-func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
-
-// looksBinary tells a pprof protobuf (or other binary data) from folded
-// text: a protobuf has NUL bytes or small field tags and lengths from its
-// first bytes on, text rarely has control characters.
-func looksBinary(b []byte) bool {
-	if bytes.IndexByte(b, 0) >= 0 {
-		return true
-	}
-	for _, c := range b[:min(len(b), 64)] {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\v' && c != '\f' {
-			return true
-		}
-	}
-	return false
-}
-
-// foldedFirstLine reports whether data starts with a valid folded line, for
-// text that looked binary (a process name with control characters, say).
-func foldedFirstLine(data []byte) bool {
-	line, _, _ := bytes.Cut(data, []byte("\n"))
-	valid := false
-	flamegraph.ReadFolded(bytes.NewReader(line), func(*flamegraph.FoldedLine) error {
-		valid = true
-		return nil
+	n, err := flamegraph.ReadInput(r, display, flamegraph.InputOptions{
+		MaxLine:    l.cfg.maxLine,
+		MaxProfile: l.cfg.maxProfile,
+		Folded:     func(fl *flamegraph.FoldedLine) error { l.addFolded(fl, s); return nil },
+		Profile:    func(p *profile.Profile) error { return l.addProfile(display, p, s) },
 	})
-	return valid
+	l.ignored += n
+	return err
 }
 
-// cannotBeProfile reports, from its first bytes, that data is no profile
-// profile.ParseData accepts, before it is read whole: a protobuf cannot
-// start with a zero byte (field 0), and the one legacy binary format that
-// does starts with the words 0 and 3. It turns away /dev/zero and gzipped
-// zeros at once.
-func cannotBeProfile(head []byte) bool {
-	if len(head) == 0 || head[0] != 0 {
-		return false
-	}
-	for _, size := range []int{4, 8} {
-		if len(head) < 2*size {
-			continue
-		}
-		for _, order := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
-			word := func(i int) uint64 {
-				b := head[i*size : (i+1)*size]
-				if size == 4 {
-					return uint64(order.Uint32(b))
-				}
-				return order.Uint64(b)
-			}
-			if word(0) == 0 && word(1) == 3 {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func (l *loader) loadProfile(name string, r io.Reader, s side) error {
-	chunks, size, err := readChunks(r, l.cfg.maxProfile+1)
-	if err != nil {
-		return err
-	}
-	if size > l.cfg.maxProfile {
-		if foldedFirstLine(chunks[0]) {
-			// Folded text whose first line was too long to tell early.
-			rs := []io.Reader{}
-			for _, c := range chunks {
-				rs = append(rs, bytes.NewReader(c))
-			}
-			return l.loadFolded(io.MultiReader(append(rs, r)...), s)
-		}
-		return fmt.Errorf("binary data larger than %s, the --max-profile bound (a profile is read whole, decompressed); %s, or raise --max-profile", fmtSize(l.cfg.maxProfile), inputHint)
-	}
-	data := slices.Concat(chunks...)
-	chunks = nil
-	p, err := profile.ParseData(data)
-	if err != nil && foldedFirstLine(data) {
-		return l.loadFolded(bytes.NewReader(data), s)
-	}
-	if err != nil {
-		return fmt.Errorf("neither folded stacks nor a pprof profile (%v); %s", err, inputHint)
-	}
+func (l *loader) addProfile(name string, p *profile.Profile, s side) error {
 	stacks, countName, err := flamegraph.ProfileStacks(p, l.cfg.sampleType)
 	if err != nil {
 		return err
@@ -576,55 +423,24 @@ func (l *loader) loadProfile(name string, r io.Reader, s side) error {
 	return nil
 }
 
-// readChunks reads r until EOF or until it has more than max bytes, in
-// blocks: unlike io.ReadAll, which doubles its buffer, it holds no more than
-// it has read, which matters most for the input that is turned away.
-func readChunks(r io.Reader, max int) (chunks [][]byte, size int, err error) {
-	const chunk = 4 << 20
-	for size < max {
-		buf := make([]byte, min(chunk, max-size))
-		n, err := io.ReadFull(r, buf)
-		if n > 0 {
-			chunks = append(chunks, buf[:n])
-			size += n
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			return nil, 0, err
-		}
+func (l *loader) addFolded(fl *flamegraph.FoldedLine, s side) {
+	stack := fl.Stack
+	if l.cfg.stripHex {
+		l.scratch = stripHex(l.scratch[:0], stack)
+		stack = l.scratch
 	}
-	if len(chunks) == 0 {
-		chunks = [][]byte{nil}
+	switch s {
+	case sideOnly:
+		if fl.Diff {
+			l.tree.AddFoldedDiff(stack, fl.Before, fl.Count)
+		} else {
+			l.tree.AddFolded(stack, fl.Count)
+		}
+	case sideBefore:
+		l.tree.AddFoldedDiff(stack, fl.Count, 0)
+	case sideAfter:
+		l.tree.AddFoldedDiff(stack, 0, fl.Count)
 	}
-	return chunks, size, nil
-}
-
-func (l *loader) loadFolded(r io.Reader, s side) error {
-	strip := l.cfg.stripHex
-	n, err := flamegraph.ReadFoldedMax(r, l.cfg.maxLine, func(fl *flamegraph.FoldedLine) error {
-		stack := fl.Stack
-		if strip {
-			l.scratch = stripHex(l.scratch[:0], stack)
-			stack = l.scratch
-		}
-		switch s {
-		case sideOnly:
-			if fl.Diff {
-				l.tree.AddFoldedDiff(stack, fl.Before, fl.Count)
-			} else {
-				l.tree.AddFolded(stack, fl.Count)
-			}
-		case sideBefore:
-			l.tree.AddFoldedDiff(stack, fl.Count, 0)
-		case sideAfter:
-			l.tree.AddFoldedDiff(stack, 0, fl.Count)
-		}
-		return nil
-	})
-	l.ignored += n
-	return err
 }
 
 // stripHex replaces hex numbers (0x...) with "0x...", as difffolded.pl -s
@@ -648,40 +464,8 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// parseSize parses a size in bytes: digits with an optional K, M or G suffix
-// (powers of 1024), "iB" or "B" after it allowed.
-func parseSize(v string) (int, bool) {
-	s := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(v), "B"), "I")
-	shift := 0
-	if n := len(s); n > 0 {
-		switch s[n-1] {
-		case 'K':
-			shift = 10
-		case 'M':
-			shift = 20
-		case 'G':
-			shift = 30
-		}
-		if shift > 0 {
-			s = s[:n-1]
-		}
-	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || n == 0 || n > math.MaxInt>>shift {
-		return 0, false
-	}
-	return int(n << shift), true
-}
+// parseSize parses a size in bytes (see flamegraph.ParseSize).
+func parseSize(v string) (int, bool) { return flamegraph.ParseSize(v) }
 
 // fmtSize writes a size the way parseSize reads it.
-func fmtSize(n int) string {
-	for _, u := range []struct {
-		shift  int
-		suffix string
-	}{{30, "G"}, {20, "M"}, {10, "K"}} {
-		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
-			return strconv.Itoa(n>>u.shift) + u.suffix
-		}
-	}
-	return strconv.Itoa(n)
-}
+func fmtSize(n int) string { return flamegraph.FormatSize(n) }

@@ -41,6 +41,14 @@ func (s *Set) String(short byte, long, arg, def, usage string) *string {
 	return v
 }
 
+// List adds an option that may be given more than once; each value is
+// appended.
+func (s *Set) List(short byte, long, arg, usage string) *[]string {
+	v := new([]string)
+	s.opts = append(s.opts, &option{short: short, long: long, arg: arg, usage: usage, set: func(x string) error { *v = append(*v, x); return nil }})
+	return v
+}
+
 // Uint adds an option with a non-negative integer value.
 func (s *Set) Uint(short byte, long, arg string, def uint64, usage string) *uint64 {
 	v := &def

@@ -104,3 +104,13 @@ func TestParseCommand(t *testing.T) {
 		t.Errorf("Parse keeps what follows -- as arguments: %q", rest)
 	}
 }
+
+// A list option keeps every value, in order, in either spelling.
+func TestList(t *testing.T) {
+	var s Set
+	l := s.List(0, "focus", "REGEX", "keep matching stacks")
+	rest, err := s.Parse([]string{"--focus", "a", "x", "--focus=b;c", "--foc", "d"})
+	if err != nil || !reflect.DeepEqual(*l, []string{"a", "b;c", "d"}) || !reflect.DeepEqual(rest, []string{"x"}) {
+		t.Fatalf("focus %q, rest %q, err %v", *l, rest, err)
+	}
+}
