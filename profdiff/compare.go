@@ -126,7 +126,10 @@ type Report struct {
 	Model string `json:"model"`
 	Note  string `json:"note,omitempty"`
 	// Judgements is the number of rows judged: the Bonferroni divisor.
-	Judgements int         `json:"judgements"`
+	Judgements int `json:"judgements"`
+	// Dispersion is the spread of function shares across runs relative to
+	// sampling alone (quasi-binomial; at least 1), when it was estimated.
+	Dispersion float64     `json:"dispersion,omitempty"`
 	Options    Options     `json:"options"`
 	Focus      []string    `json:"focus,omitempty"`
 	Ignore     []string    `json:"ignore,omitempty"`
@@ -254,6 +257,20 @@ func Compare(base, new []*Run, o Options) (*Report, error) {
 		func(m measure) float64 { return poissonVar(m.total, m.totalCount) }, mb, mn)
 	rep.Total.Verdict = verdict(rep.Model, []judgement{{rep.Total.Cost, math.Max(o.TotalThreshold/100*rep.Total.Cost.Base, o.TotalMin)}})
 
+	var disp *dispersion
+	if rep.Model == ModelRuns && counts && len(mb) > 1 && len(mn) > 1 {
+		var fs []string
+		for _, fn := range rep.Functions {
+			if fn.Judged {
+				fs = append(fs, fn.Name)
+			}
+		}
+		if disp = newDispersion(fs, mb, mn); disp.df > 0 {
+			rep.Dispersion = disp.phi
+		} else {
+			disp = nil
+		}
+	}
 	for _, fn := range rep.Functions {
 		f := fn.Name
 		fn.Self = compare(rep.Model, p,
@@ -264,6 +281,18 @@ func Compare(base, new []*Run, o Options) (*Report, error) {
 			values(mb, func(m measure) float64 { return share(m.self[f], m.total) }),
 			values(mn, func(m measure) float64 { return share(m.self[f], m.total) }),
 			func(m measure) float64 { return binomialVar(share(m.self[f], m.total), m.totalCount) }, mb, mn)
+		if disp != nil {
+			// The pooled model is sharper for a function that varies like
+			// the others; one that varies more (a kernel function hit by
+			// bursts of interrupts in one run) keeps its own, wider spread.
+			share, self := disp.estimates(f, p, rep.Total.Cost, mb, mn)
+			if share.HalfWidth > fn.Share.HalfWidth {
+				fn.Share = share
+			}
+			if self.HalfWidth > fn.Self.HalfWidth {
+				fn.Self = self
+			}
+		}
 		if !fn.Judged {
 			fn.Verdict = NotJudged
 			continue
@@ -379,12 +408,17 @@ func compare(model string, p float64, b, n []float64, single func(measure) float
 			vn, df = vb, nb-1
 		}
 		e.BaseSD, e.NewSD = math.Sqrt(vb), math.Sqrt(vn)
-		wb, wn := vb/nb, vn/nn
-		e.SE = math.Sqrt(wb + wn)
-		if df == 0 && e.SE > 0 {
-			// Welch–Satterthwaite.
-			df = (wb + wn) * (wb + wn) / (wb*wb/(nb-1) + wn*wn/(nn-1))
+		if df == 0 {
+			// Student's pooled variance: the same benchmark on the same
+			// machine spreads alike on both sides, and pooling keeps the
+			// degrees of freedom of both (Welch's can fall to n-1 when one
+			// side is noisier, which at 3 runs a side makes the critical
+			// value three times as large).
+			df = nb + nn - 2
+			pooled := ((nb-1)*vb + (nn-1)*vn) / df
+			vb, vn = pooled, pooled
 		}
+		e.SE = math.Sqrt(vb/nb + vn/nn)
 		e.DF = df
 		if e.SE > 0 {
 			e.HalfWidth = tQuantile(p, df) * e.SE

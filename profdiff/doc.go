@@ -10,10 +10,20 @@
 // The noise model:
 //
 //   - Repeated runs (two or more on a side): each metric's mean and sample
-//     variance across runs per side; the change of means has standard error
-//     sqrt(vb/nb + vn/nn) and Welch–Satterthwaite degrees of freedom. A
-//     side of one run borrows the other side's variance (and its n-1
-//     degrees of freedom).
+//     variance across runs per side; the change of means has Student's
+//     pooled-variance standard error and nb+nn-2 degrees of freedom (the
+//     same benchmark on the same machine spreads alike on both sides;
+//     Welch's degrees of freedom fall to n-1 when one side happens to be
+//     noisier, which at 3 runs a side triples the critical value). A side
+//     of one run borrows the other side's variance (and its n-1 degrees of
+//     freedom). For functions, when runs carry sample counts, a second
+//     estimate: a share p of N samples varies as phi·p(1-p)/N, with the
+//     overdispersion phi (at least 1) pooled over every judged function
+//     and both sides (quasi-binomial), its self cost adding the total's
+//     spread (Satterthwaite degrees of freedom). Each function keeps the
+//     wider of its own spread and this model: the model guards against 3
+//     runs that happen to agree, its own spread against a function burstier
+//     than the rest (a kernel function hit by interrupts in one run).
 //   - One run a side with sample counts: counts are Poisson, so a cost c of
 //     k samples has variance c²/k; a share p of N samples is binomial,
 //     p(1-p)/N; the critical value is the normal's.
