@@ -36,17 +36,18 @@ record() {
 }
 # flagged BASE NEW: the names profdiff flags (TOTAL for the total), or "-".
 flagged() {
-  "$pdiff" --format json "$1" "$2" | python3 -c '
+  { "$pdiff" --format json "$1" "$2" || true; } | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 names = (["TOTAL"] if r["total"]["verdict"] == "regression" else []) + [f["name"] for f in r["functions"] if f["verdict"] == "regression"]
 print(",".join(names) or "-")'
 }
-# pick SRC DST FIRST N: runs FIRST..FIRST+N-1 of SRC, linked into DST.
+# pick SRC DST FIRST N: runs FIRST..FIRST+N-1 of SRC, hard-linked into DST
+# (profdiff reads regular files only).
 pick() {
   local src=$1 dst=$2 first=$3 n=$4
   mkdir -p "$dst"
-  for i in $(seq "$first" $((first + n - 1))); do ln -s "$src/run$(printf %02d "$i").pb.gz" "$dst/"; done
+  for i in $(seq "$first" $((first + n - 1))); do ln "$src/run$(printf %02d "$i").pb.gz" "$dst/"; done
 }
 
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg)"
