@@ -27,6 +27,7 @@ import (
 	"github.com/emberprof/ember/internal/sample"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
+	"github.com/google/pprof/profile"
 )
 
 // Collector is a loaded, attached BPF collector; sampler.Sampler and
@@ -92,6 +93,17 @@ type Job struct {
 	// Warm, if not zero, reads the collector that often while it runs and
 	// symbolizes what was read, so that little is left at the end.
 	Warm time.Duration
+	// Each, if set, gets the profile of what was collected in each
+	// EachInterval (and in the last, shorter one when collection ends),
+	// symbolized as the final profile is: pushing to a server, a live
+	// view. It is called from the reading goroutine, never from sampling,
+	// and should hand the profile off rather than wait on the network.
+	Each         func(p *profile.Profile)
+	EachInterval time.Duration
+	// Forget, with Each, drops processes that exited after each interval,
+	// so that memory stays bounded on a run of days; the final profile
+	// then names only the frames of processes still known.
+	Forget bool
 	// Command, if set, is the command the collector follows (-- CMD),
 	// held until the collector is attached: collection ends when it exits,
 	// and if collection ends first (a signal, the duration) it gets
@@ -238,7 +250,8 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	var warmed []sample.Record
 	var warmLosses sample.Losses
 	warmDone := make(chan error, 1)
-	go func() { warmDone <- warm(runCtx, c, sym, job.Warm, &warmed, &warmLosses) }()
+	each := newIntervals(job, sym, attached)
+	go func() { warmDone <- warm(runCtx, c, sym, job.Warm, each, &warmed, &warmLosses) }()
 	<-runCtx.Done()
 	sigs.EndCollection() // from now on a signal cuts symbolization short
 	end := time.Now()
@@ -274,6 +287,9 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 		return nil, err
 	}
 	res.Records, res.Losses = Merge(append(warmed, recs...)), AddLosses(warmLosses, losses)
+	if err := each.last(recs, end); err != nil {
+		return nil, err
+	}
 	res.Read = time.Since(end)
 	var lost uint64
 	if f, ok := c.(Follower); ok && job.Command != nil {
@@ -334,12 +350,16 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	return res, nil
 }
 
-// warm reads c every interval (never if 0) until ctx ends, symbolizes what
-// it read and adds it to recs and losses; reads return what was counted
+// warm reads c every interval (or, with none, as often as each needs) until
+// ctx ends, symbolizes what it read and adds it to recs and losses, and
+// hands each interval's records to each; reads return what was counted
 // since the previous one, so nothing is read twice.
-func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval time.Duration, recs *[]sample.Record, losses *sample.Losses) error {
-	if interval <= 0 {
-		return nil
+func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval time.Duration, each *intervals, recs *[]sample.Record, losses *sample.Losses) error {
+	if interval <= 0 || (each != nil && each.every < interval) {
+		if each == nil {
+			return nil
+		}
+		interval = each.every
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -354,9 +374,82 @@ func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval 
 			return err
 		}
 		sym.Warm(r)
-		*recs = append(*recs, r...)
 		*losses = AddLosses(*losses, l)
+		if each != nil {
+			if err := each.add(r, time.Now()); err != nil {
+				return err
+			}
+			if each.forget {
+				// The final profile cannot name what was forgotten:
+				// keep only what is merged, bounded by distinct stacks.
+				*recs = Merge(append(*recs, r...))
+				continue
+			}
+		}
+		*recs = append(*recs, r...)
 	}
+}
+
+// intervals cuts collection into profiles of EachInterval for Job.Each.
+type intervals struct {
+	fn      func(*profile.Profile)
+	every   time.Duration
+	forget  bool
+	sym     *symbolize.Symbolizer
+	opts    symbolize.ProfileOptions
+	start   time.Time
+	pending []sample.Record
+}
+
+// newIntervals returns nil when job has no Each.
+func newIntervals(job Job, sym *symbolize.Symbolizer, start time.Time) *intervals {
+	if job.Each == nil {
+		return nil
+	}
+	every := job.EachInterval
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	return &intervals{fn: job.Each, every: every, forget: job.Forget, sym: sym, opts: job.Profile, start: start}
+}
+
+// add takes one read's records, and hands on the interval's profile once it
+// is EachInterval long.
+func (iv *intervals) add(recs []sample.Record, now time.Time) error {
+	if iv == nil {
+		return nil
+	}
+	iv.pending = append(iv.pending, recs...)
+	// Reads come every interval give or take the scheduler: one a hair
+	// early still ends the interval, or it would last two.
+	if now.Sub(iv.start) < iv.every-iv.every/10 {
+		return nil
+	}
+	return iv.flush(now)
+}
+
+// last hands on the records of the last, shorter interval.
+func (iv *intervals) last(recs []sample.Record, now time.Time) error {
+	if iv == nil {
+		return nil
+	}
+	iv.pending = append(iv.pending, recs...)
+	return iv.flush(now)
+}
+
+func (iv *intervals) flush(now time.Time) error {
+	o := iv.opts
+	o.Start, o.Duration = iv.start, now.Sub(iv.start)
+	p, err := iv.sym.Profile(Merge(iv.pending), o)
+	if err != nil {
+		return err
+	}
+	iv.pending, iv.start = nil, now
+	iv.fn(p)
+	if iv.forget {
+		iv.sym.Forget()
+	}
+	return nil
 }
 
 // AddLosses sums two sets of loss counters.
