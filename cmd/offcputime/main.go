@@ -21,6 +21,7 @@ import (
 	"github.com/emberprof/ember/internal/prio"
 	"github.com/emberprof/ember/internal/sample"
 	"github.com/emberprof/ember/offcpu"
+	"github.com/emberprof/ember/push"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
 )
@@ -82,6 +83,10 @@ type config struct {
 	stats    bool
 	args     []string
 	command  []string // after --: run and follow it (nil: none)
+	// push, if set, pushes each pushEvery of profile to a server.
+	push        *push.Config
+	pushEvery   time.Duration
+	outputAsked bool // -o, -f or --format: write the final profile too
 }
 
 // usageError is collect.UsageError, by the name the tests use.
@@ -89,6 +94,7 @@ type usageError = collect.UsageError
 
 // flags holds the values of the command line options.
 type flags struct {
+	push                                  *push.Flags
 	pids, tids, state, format, output     *string
 	userThreads, kernelThreads            *bool
 	userOnly, kernelOnly, delimit, folded *bool
@@ -117,6 +123,7 @@ func defineFlags(fs *getopt.Set) *flags {
 		stats:         fs.Bool(0, "stats", "print the BPF program's run count and cost per context switch on stderr"),
 		unwind:        fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
 		unwindRows:    fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
+		push:          push.DefineFlags(fs),
 	}
 }
 
@@ -206,6 +213,17 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	if c.offcpu.UnwindRows, err = loader.CheckRows(*f.unwindRows); err != nil {
 		return nil, usageError{Err: err}
 	}
+	c.outputAsked = *f.output != "" || *f.format != "" || *f.folded
+	if f.push.Enabled() {
+		if c.pushEvery, err = f.push.Interval(); err != nil {
+			return nil, usageError{Err: err}
+		}
+		pc, err := f.push.Config("offcpu", push.DefaultService("offcputime", command, c.offcpu.PIDs, procRoot))
+		if err != nil {
+			return nil, usageError{Err: err}
+		}
+		c.push = &pc
+	}
 	return c, nil
 }
 
@@ -275,6 +293,16 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) (*coll
 	cfg.offcpu.UnwindWarn = stderr
 	if cfg.format == "text" {
 		job.Header = header(cfg)
+	}
+	if cfg.push != nil {
+		cfg.push.Log = stderr
+		p, err := push.New(*cfg.push)
+		if err != nil {
+			return nil, err
+		}
+		job.Each, job.EachInterval, job.Forget = p.Push, cfg.pushEvery, true
+		job.NoOutput = !cfg.outputAsked
+		defer p.Finish(10*time.Second, stderr)
 	}
 	if cfg.command != nil {
 		child, err := launch.Start(cfg.command, (*prio.Boost)(nil).Base())

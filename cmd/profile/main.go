@@ -19,6 +19,7 @@ import (
 	"github.com/emberprof/ember/internal/launch"
 	"github.com/emberprof/ember/internal/prio"
 	"github.com/emberprof/ember/internal/sample"
+	"github.com/emberprof/ember/push"
 	"github.com/emberprof/ember/sampler"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
@@ -79,6 +80,10 @@ type config struct {
 	stats    bool
 	args     []string
 	command  []string // after --: run and follow it (nil: none)
+	// push, if set, pushes each pushEvery of profile to a server.
+	push        *push.Config
+	pushEvery   time.Duration
+	outputAsked bool // -o, -f or --format: write the final profile too
 }
 
 // usageError is collect.UsageError, by the name the tests use.
@@ -86,6 +91,7 @@ type usageError = collect.UsageError
 
 // flags holds the values of the command line options.
 type flags struct {
+	push                             *push.Flags
 	pids, tids, format, output       *string
 	userOnly, kernelOnly, delimit    *bool
 	annotate, idle, folded, stats    *bool
@@ -115,6 +121,7 @@ func defineFlags(fs *getopt.Set) *flags {
 		stats:      fs.Bool(0, "stats", "print timings and the profiler's own CPU time on stderr"),
 		unwind:     fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
 		unwindRows: fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
+		push:       push.DefineFlags(fs),
 	}
 }
 
@@ -199,6 +206,17 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	if c.sampler.UnwindRows, err = loader.CheckRows(*f.unwindRows); err != nil {
 		return nil, usageError{Err: err}
 	}
+	c.outputAsked = *f.output != "" || *f.format != "" || *f.folded
+	if f.push.Enabled() {
+		if c.pushEvery, err = f.push.Interval(); err != nil {
+			return nil, usageError{Err: err}
+		}
+		pc, err := f.push.Config("process_cpu", push.DefaultService("profile", command, c.sampler.PIDs, procRoot))
+		if err != nil {
+			return nil, usageError{Err: err}
+		}
+		c.push = &pc
+	}
 	return c, nil
 }
 
@@ -278,6 +296,16 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 	}
 	if cfg.format == "text" {
 		job.Header = header(cfg)
+	}
+	if cfg.push != nil {
+		cfg.push.Log = stderr
+		p, err := push.New(*cfg.push)
+		if err != nil {
+			return nil, err
+		}
+		job.Each, job.EachInterval, job.Forget = p.Push, cfg.pushEvery, true
+		job.NoOutput = !cfg.outputAsked
+		defer p.Finish(10*time.Second, stderr)
 	}
 	if cfg.command != nil {
 		child, err := launch.Start(cfg.command, boost.Base())

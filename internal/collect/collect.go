@@ -100,6 +100,8 @@ type Job struct {
 	// and should hand the profile off rather than wait on the network.
 	Each         func(p *profile.Profile)
 	EachInterval time.Duration
+	// NoOutput skips writing the final profile: each interval was pushed.
+	NoOutput bool
 	// Forget, with Each, drops processes that exited after each interval,
 	// so that memory stays bounded on a run of days; the final profile
 	// then names only the frames of processes still known.
@@ -315,10 +317,12 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 	res.Symbolized = time.Since(end)
 	wo := job.Write
 	wo.SVG.Subtitle = po.Comments[0]
-	if err := outfile.Write(job.Output, stdout, func(w io.Writer) error {
-		return flamegraph.Write(w, prof, job.Format, wo)
-	}); err != nil {
-		return nil, err
+	if !job.NoOutput {
+		if err := outfile.Write(job.Output, stdout, func(w io.Writer) error {
+			return flamegraph.Write(w, prof, job.Format, wo)
+		}); err != nil {
+			return nil, err
+		}
 	}
 	select {
 	case <-sigs.Cancel():

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
+	"github.com/emberprof/ember/push/pyroscopetest"
+	"github.com/google/pprof/profile"
+)
+
+// cpuNanos sums the cpu/nanoseconds values of a pprof file.
+func cpuNanos(t *testing.T, path string) int64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, s := range p.Sample {
+		n += s.Value[1]
+	}
+	return n
+}
+
+// awaitTicks polls the server until the query's total reaches want (data
+// pushed last may take a moment to be queryable) and returns what it has.
+func awaitTicks(t *testing.T, srv *pyroscopetest.Server, query string, want int64) pyroscopetest.Flame {
+	t.Helper()
+	var f pyroscopetest.Flame
+	var err error
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if f, err = srv.Render(query); err == nil && f.NumTicks >= want {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+var pushedRE = regexp.MustCompile(`push: (\d+) intervals pushed to \S+ \((\d+) bytes\), (\d+) retries, (\d+) dropped, (\d+) refused \((\d+) ns of data lost\)`)
+
+// pushStats reads the summary line profile prints at the end.
+func pushStats(t *testing.T, stderr string) (pushed, retries, dropped int, lost int64) {
+	t.Helper()
+	m := pushedRE.FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no push summary on stderr:\n%s", stderr)
+	}
+	pushed, _ = strconv.Atoi(m[1])
+	retries, _ = strconv.Atoi(m[3])
+	dropped, _ = strconv.Atoi(m[4])
+	lost, _ = strconv.ParseInt(m[6], 10, 64)
+	return pushed, retries, dropped, lost
+}
+
+// TestPushToPyroscope: profile --push sends each interval of a spinning
+// program to a real Pyroscope server, which gives back its functions and
+// exactly the CPU time sampled.
+func TestPushToPyroscope(t *testing.T) {
+	bpftest.Require(t)
+	srv := pyroscopetest.Start(t)
+	out := filepath.Join(t.TempDir(), "final.pb.gz")
+	var stdout, stderr bytes.Buffer
+	args := []string{"--push", srv.URL(), "--push-interval", "1s", "--label", "team=perf", "-F", "99",
+		"--format", "pprof", "-o", out, "--", spinPath(t), "3.5"}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("profile %q: exit %d: %s", args, code, stderr.String())
+	}
+	pushed, _, dropped, _ := pushStats(t, stderr.String())
+	if pushed < 3 || dropped != 0 {
+		t.Errorf("%d intervals pushed, %d dropped; want at least 3 and none dropped\n%s", pushed, dropped, stderr.String())
+	}
+	want := cpuNanos(t, out)
+	f := awaitTicks(t, srv, `process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="spin",team="perf"}`, want)
+	if f.NumTicks != want || !slices.Contains(f.Names, "spin_c") {
+		t.Errorf("server has %d ns of CPU (want %d, as sampled) and names %q (want spin_c)", f.NumTicks, want, f.Names)
+	}
+	if pids, err := srv.LabelValues("pid"); err != nil || len(pids) == 0 {
+		t.Errorf("no per-process series (pid label values %q, %v)", pids, err)
+	}
+}
+
+// TestPushOutlivesServerRestart: the server stopped for a few intervals
+// and started again loses nothing while the queue holds the intervals, and
+// with a queue of one the intervals dropped are reported and are all that
+// is missing.
+func TestPushOutlivesServerRestart(t *testing.T) {
+	bpftest.Require(t)
+	for _, tt := range []struct {
+		queue       string
+		wantDropped bool
+	}{{"8", false}, {"1", true}} {
+		srv := pyroscopetest.Start(t)
+		out := filepath.Join(t.TempDir(), "final.pb.gz")
+		var stdout, stderr bytes.Buffer
+		service := "restart" + tt.queue
+		args := []string{"--push", srv.URL(), "--push-interval", "1s", "--push-queue", tt.queue, "--service-name", service,
+			"-F", "99", "--format", "pprof", "-o", out, "--", spinPath(t), "7"}
+		var wg sync.WaitGroup
+		var code int
+		wg.Add(1)
+		go func() { defer wg.Done(); code = run(args, &stdout, &stderr) }()
+		time.Sleep(1500 * time.Millisecond)
+		srv.Stop()
+		time.Sleep(3 * time.Second) // three intervals with no server
+		srv.Restart()
+		wg.Wait()
+		if code != 0 {
+			t.Fatalf("profile %q: exit %d: %s", args, code, stderr.String())
+		}
+		_, retries, dropped, lost := pushStats(t, stderr.String())
+		sampled := cpuNanos(t, out)
+		query := `process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="` + service + `"}`
+		f := awaitTicks(t, srv, query, sampled-lost)
+		t.Logf("queue %s: sampled %d ns, server %d ns, %d retries, %d dropped (%d ns)", tt.queue, sampled, f.NumTicks, retries, dropped, lost)
+		if retries == 0 || !strings.Contains(stderr.String(), "retrying") {
+			t.Errorf("queue %s: no retry reported while the server was down\n%s", tt.queue, stderr.String())
+		}
+		if f.NumTicks != sampled-lost {
+			t.Errorf("queue %s: server has %d ns of %d sampled, %d reported lost: something was lost unreported", tt.queue, f.NumTicks, sampled, lost)
+		}
+		if tt.wantDropped != (dropped > 0) || (dropped > 0) != strings.Contains(stderr.String(), "oldest interval was dropped") {
+			t.Errorf("queue %s: %d intervals dropped, want drops %v, each reported\n%s", tt.queue, dropped, tt.wantDropped, stderr.String())
+		}
+	}
+}
