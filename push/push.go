@@ -77,9 +77,9 @@ type Pusher struct {
 	mu       sync.Mutex
 	queue    []*profile.Profile // waiting, oldest first
 	inflight *profile.Profile   // being sent, or retried
-	closing bool
-	wake    chan struct{}
-	stats   Stats
+	closing  bool
+	wake     chan struct{}
+	stats    Stats
 
 	done   chan struct{}
 	cancel context.CancelFunc
