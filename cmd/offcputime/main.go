@@ -23,6 +23,7 @@ import (
 	"github.com/emberprof/ember/offcpu"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
+	"github.com/emberprof/ember/web"
 )
 
 const usageHead = `usage: offcputime [-h] [-p PID | -t TID | -u | -k] [-U | -K] [-d] [-f]
@@ -82,6 +83,7 @@ type config struct {
 	stats    bool
 	args     []string
 	command  []string // after --: run and follow it (nil: none)
+	http     string   // --http: serve a live view there ("": none)
 }
 
 // usageError is collect.UsageError, by the name the tests use.
@@ -95,6 +97,7 @@ type flags struct {
 	stats                                 *bool
 	unwind                                *string
 	unwindRows                            *uint64
+	http                                  *string
 	minBlock, maxBlock, stackSize         *uint64
 }
 
@@ -117,6 +120,7 @@ func defineFlags(fs *getopt.Set) *flags {
 		stats:         fs.Bool(0, "stats", "print the BPF program's run count and cost per context switch on stderr"),
 		unwind:        fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
 		unwindRows:    fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
+		http:          fs.String(0, "http", "ADDR", "", "serve a live web view of the profile on ADDR (:8080 is localhost only) while collecting, and the final profile after, until Ctrl-C"),
 	}
 }
 
@@ -206,6 +210,11 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	if c.offcpu.UnwindRows, err = loader.CheckRows(*f.unwindRows); err != nil {
 		return nil, usageError{Err: err}
 	}
+	if c.http = *f.http; c.http != "" {
+		if _, err := web.ListenAddr(c.http); err != nil {
+			return nil, usageError{Err: err}
+		}
+	}
 	return c, nil
 }
 
@@ -276,6 +285,15 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) (*coll
 	if cfg.format == "text" {
 		job.Header = header(cfg)
 	}
+	var live *web.Live
+	if cfg.http != "" {
+		var err error
+		if live, err = web.StartLive(cfg.http, "offcputime", stderr); err != nil {
+			return nil, err
+		}
+		defer live.Close()
+		job.Each, job.EachInterval = live.Each, web.LiveInterval
+	}
 	if cfg.command != nil {
 		child, err := launch.Start(cfg.command, (*prio.Boost)(nil).Base())
 		if err != nil {
@@ -297,6 +315,9 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) (*coll
 		if cfg.offcpu.Unwind != loader.ModeFP {
 			fmt.Fprintln(stderr, loader.Fields(cfg.offcpu.Unwind, res.Unwind, res.UnwindInfo))
 		}
+	}
+	if live != nil {
+		live.ServeUntil(sigs.Cancel())
 	}
 	return res, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/emberprof/ember/sampler"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
+	"github.com/emberprof/ember/web"
 )
 
 const usageHead = `usage: profile [-h] [-p PID | -L TID] [-U | -K] [-F FREQUENCY | -c COUNT]
@@ -79,6 +80,7 @@ type config struct {
 	stats    bool
 	args     []string
 	command  []string // after --: run and follow it (nil: none)
+	http     string   // --http: serve a live view there ("": none)
 }
 
 // usageError is collect.UsageError, by the name the tests use.
@@ -93,6 +95,7 @@ type flags struct {
 	cpu                              *int64
 	unwind                           *string
 	unwindRows                       *uint64
+	http                             *string
 }
 
 func defineFlags(fs *getopt.Set) *flags {
@@ -115,6 +118,7 @@ func defineFlags(fs *getopt.Set) *flags {
 		stats:      fs.Bool(0, "stats", "print timings and the profiler's own CPU time on stderr"),
 		unwind:     fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
 		unwindRows: fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
+		http:       fs.String(0, "http", "ADDR", "", "serve a live web view of the profile on ADDR (:8080 is localhost only) while collecting, and the final profile after, until Ctrl-C"),
 	}
 }
 
@@ -199,6 +203,11 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	if c.sampler.UnwindRows, err = loader.CheckRows(*f.unwindRows); err != nil {
 		return nil, usageError{Err: err}
 	}
+	if c.http = *f.http; c.http != "" {
+		if _, err := web.ListenAddr(c.http); err != nil {
+			return nil, usageError{Err: err}
+		}
+	}
 	return c, nil
 }
 
@@ -279,6 +288,15 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 	if cfg.format == "text" {
 		job.Header = header(cfg)
 	}
+	var live *web.Live
+	if cfg.http != "" {
+		var err error
+		if live, err = web.StartLive(cfg.http, "profile", stderr); err != nil {
+			return nil, err
+		}
+		defer live.Close()
+		job.Each, job.EachInterval = live.Each, web.LiveInterval
+	}
 	if cfg.command != nil {
 		child, err := launch.Start(cfg.command, boost.Base())
 		if err != nil {
@@ -296,6 +314,9 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 		if cfg.sampler.Unwind != loader.ModeFP {
 			fmt.Fprintln(stderr, loader.Fields(cfg.sampler.Unwind, res.Unwind, res.UnwindInfo))
 		}
+	}
+	if live != nil {
+		live.ServeUntil(sigs.Cancel())
 	}
 	return res, nil
 }
