@@ -443,6 +443,7 @@
       profiles = j.profiles;
       if (changed) {
         fillSelects();
+        await fillProcesses(); // a live profile meets new processes
         await loadTree();
       }
     } catch (e) {
