@@ -6,15 +6,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/emberprof/ember/flamegraph"
 	"github.com/emberprof/ember/internal/outfile"
+	"github.com/emberprof/ember/web"
 	"github.com/google/pprof/profile"
 )
 
@@ -68,11 +72,16 @@ options of this tool:
 	                 # is read whole (default 256M)
 	--max-depth N    # the most frames drawn of a stack; deeper ones are cut
 	                 # at the leaf end, with a warning (default 2048)
+	--http ADDR      # serve the inputs on a web page instead (flame graph,
+	                 # search, top table, diff of two inputs) until Ctrl-C;
+	                 # ADDR as go tool pprof's: :8080 is localhost only,
+	                 # 0.0.0.0:8080 all interfaces
 
 eg,
 	flamegraph --title="Flame Graph: malloc()" trace.txt > graph.svg
 	flamegraph cpu.pb.gz > cpu.svg
 	flamegraph --diff before.folded after.folded > diff.svg
+	flamegraph --http :8080 before.pb.gz after.pb.gz
 
 Exit status: 0 on success, 1 on bad input or a failed write, 2 on a usage
 error or when the input holds no stack counts (an error SVG is still written,
@@ -104,6 +113,8 @@ type config struct {
 	// graph, whatever the input.
 	maxLine    int
 	maxProfile int
+	// http is --http's address: serve the inputs on a page instead.
+	http string
 }
 
 func parseArgs(args []string) (*config, error) {
@@ -186,6 +197,7 @@ func parseArgs(args []string) (*config, error) {
 			return nil
 		}},
 		{"h", false, func(string) error { return errHelp }},
+		{"http", true, str(&c.http)},
 	}
 	rest, err := parseOpts(specs, args)
 	if err != nil {
@@ -203,6 +215,14 @@ func parseArgs(args []string) (*config, error) {
 		return nil, errors.New("-n and -s only apply with --diff")
 	}
 	c.inputs = rest
+	if c.http != "" {
+		if c.diff || c.output != "" {
+			return nil, errors.New("--http serves the inputs on a page (compare two there): it does not take --diff or -o")
+		}
+		if _, err := web.ListenAddr(c.http); err != nil {
+			return nil, err
+		}
+	}
 	if len(c.inputs) == 0 {
 		c.inputs = []string{"-"}
 	}
@@ -228,6 +248,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "flamegraph: %v\nTry 'flamegraph --help' for more information.\n", err)
 		return 2
+	}
+	if c.http != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		return serveHTTP(ctx, c, stdin, stderr)
 	}
 	if c.nameAttr != "" {
 		m, err := readNameAttr(c.nameAttr)

@@ -24,6 +24,7 @@ import (
 	"github.com/emberprof/ember/push"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
+	"github.com/emberprof/ember/web"
 )
 
 const usageHead = `usage: offcputime [-h] [-p PID | -t TID | -u | -k] [-U | -K] [-d] [-f]
@@ -86,7 +87,8 @@ type config struct {
 	// push, if set, pushes each pushEvery of profile to a server.
 	push        *push.Config
 	pushEvery   time.Duration
-	outputAsked bool // -o, -f or --format: write the final profile too
+	outputAsked bool   // -o, -f or --format: write the final profile too
+	http        string // --http: serve a live view there ("": none)
 }
 
 // usageError is collect.UsageError, by the name the tests use.
@@ -101,6 +103,7 @@ type flags struct {
 	stats                                 *bool
 	unwind                                *string
 	unwindRows                            *uint64
+	http                                  *string
 	minBlock, maxBlock, stackSize         *uint64
 }
 
@@ -124,6 +127,7 @@ func defineFlags(fs *getopt.Set) *flags {
 		unwind:        fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
 		unwindRows:    fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
 		push:          push.DefineFlags(fs),
+		http:          fs.String(0, "http", "ADDR", "", "serve a live web view of the profile on ADDR (:8080 is localhost only) while collecting, and the final profile after, until Ctrl-C"),
 	}
 }
 
@@ -224,6 +228,14 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		}
 		c.push = &pc
 	}
+	if c.http = *f.http; c.http != "" {
+		if c.push != nil {
+			return nil, usageError{Err: errors.New("--push and --http cannot be used together: push to a server, or serve a local view")}
+		}
+		if _, err := web.ListenAddr(c.http); err != nil {
+			return nil, usageError{Err: err}
+		}
+	}
 	return c, nil
 }
 
@@ -304,6 +316,15 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) (*coll
 		job.NoOutput = !cfg.outputAsked
 		defer p.Finish(10*time.Second, stderr)
 	}
+	var live *web.Live
+	if cfg.http != "" {
+		var err error
+		if live, err = web.StartLive(cfg.http, "offcputime", stderr); err != nil {
+			return nil, err
+		}
+		defer live.Close()
+		job.Each, job.EachInterval = live.Each, web.LiveInterval
+	}
 	if cfg.command != nil {
 		child, err := launch.Start(cfg.command, (*prio.Boost)(nil).Base())
 		if err != nil {
@@ -325,6 +346,9 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) (*coll
 		if cfg.offcpu.Unwind != loader.ModeFP {
 			fmt.Fprintln(stderr, loader.Fields(cfg.offcpu.Unwind, res.Unwind, res.UnwindInfo))
 		}
+	}
+	if live != nil {
+		live.ServeUntil(sigs.Cancel())
 	}
 	return res, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/emberprof/ember/sampler"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
+	"github.com/emberprof/ember/web"
 )
 
 const usageHead = `usage: profile [-h] [-p PID | -L TID] [-U | -K] [-F FREQUENCY | -c COUNT]
@@ -83,7 +84,8 @@ type config struct {
 	// push, if set, pushes each pushEvery of profile to a server.
 	push        *push.Config
 	pushEvery   time.Duration
-	outputAsked bool // -o, -f or --format: write the final profile too
+	outputAsked bool   // -o, -f or --format: write the final profile too
+	http        string // --http: serve a live view there ("": none)
 }
 
 // usageError is collect.UsageError, by the name the tests use.
@@ -99,6 +101,7 @@ type flags struct {
 	cpu                              *int64
 	unwind                           *string
 	unwindRows                       *uint64
+	http                             *string
 }
 
 func defineFlags(fs *getopt.Set) *flags {
@@ -122,6 +125,7 @@ func defineFlags(fs *getopt.Set) *flags {
 		unwind:     fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
 		unwindRows: fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
 		push:       push.DefineFlags(fs),
+		http:       fs.String(0, "http", "ADDR", "", "serve a live web view of the profile on ADDR (:8080 is localhost only) while collecting, and the final profile after, until Ctrl-C"),
 	}
 }
 
@@ -217,6 +221,14 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		}
 		c.push = &pc
 	}
+	if c.http = *f.http; c.http != "" {
+		if c.push != nil {
+			return nil, usageError{Err: errors.New("--push and --http cannot be used together: push to a server, or serve a local view")}
+		}
+		if _, err := web.ListenAddr(c.http); err != nil {
+			return nil, usageError{Err: err}
+		}
+	}
 	return c, nil
 }
 
@@ -307,6 +319,15 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 		job.NoOutput = !cfg.outputAsked
 		defer p.Finish(10*time.Second, stderr)
 	}
+	var live *web.Live
+	if cfg.http != "" {
+		var err error
+		if live, err = web.StartLive(cfg.http, "profile", stderr); err != nil {
+			return nil, err
+		}
+		defer live.Close()
+		job.Each, job.EachInterval = live.Each, web.LiveInterval
+	}
 	if cfg.command != nil {
 		child, err := launch.Start(cfg.command, boost.Base())
 		if err != nil {
@@ -324,6 +345,9 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 		if cfg.sampler.Unwind != loader.ModeFP {
 			fmt.Fprintln(stderr, loader.Fields(cfg.sampler.Unwind, res.Unwind, res.UnwindInfo))
 		}
+	}
+	if live != nil {
+		live.ServeUntil(sigs.Cancel())
 	}
 	return res, nil
 }

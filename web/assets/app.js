@@ -1,0 +1,519 @@
+// ember's profile page: fetches a frame tree from the server and draws it on
+// a canvas. Names come from profiled programs and are hostile input: they
+// are only ever drawn with fillText or set as textContent.
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const H = 16; // frame height, CSS pixels
+  const MAXROWS = 2000; // a canvas taller than ~32k pixels is not drawn
+  const st = { p: 0, type: "", base: "", proc: "", icicle: false, zoomPath: [], versions: "", sortKey: "self", sortDesc: true };
+  let profiles = [];
+  let data = null;
+  let zoom = 0;
+  let rows = []; // per depth: drawn frames [x, w, node], left to right
+  let matchName = null;
+  let loading = 0;
+  const colors = new Map();
+  // A test hook: what was drawn, for the browser tests and benchmarks.
+  const hook = { ready: false, draws: 0, drawn: 0, names: [], matched: null, matchedText: "", loadMs: 0, drawMs: 0, firstDrawAt: 0, error: "" };
+  window.__ember = hook;
+
+  const canvas = $("canvas");
+  const ctx = canvas.getContext("2d");
+  const tip = $("tip");
+
+  function status(msg, err) {
+    $("status").textContent = msg;
+    $("status").className = err ? "error" : "";
+    if (err) hook.error = msg;
+  }
+
+  async function getJSON(url) {
+    const r = await fetch(url, { cache: "no-store" });
+    if (!r.ok) throw new Error(url.split("?")[0] + ": " + r.status + " " + (await r.text()).trim());
+    return r.json();
+  }
+
+  function option(sel, value, text) {
+    const o = document.createElement("option");
+    o.value = value;
+    o.textContent = text;
+    sel.appendChild(o);
+  }
+
+  function cur() { return profiles.find((p) => p.id === st.p) || profiles[0]; }
+
+  function fillSelects() {
+    const ps = $("profile"), bs = $("base"), ts = $("type");
+    ps.replaceChildren();
+    bs.replaceChildren();
+    option(bs, "", "none");
+    for (const p of profiles) {
+      option(ps, String(p.id), p.name);
+      option(bs, String(p.id), p.name);
+    }
+    ps.value = String(st.p);
+    bs.value = st.base;
+    ts.replaceChildren();
+    const c = cur();
+    if (!c) return;
+    if (!c.types.some((t) => t.type === st.type)) st.type = c.default;
+    for (const t of c.types) option(ts, t.type, t.type + " (" + t.unit + ")");
+    ts.value = st.type;
+    $("live").textContent = c.live ? "● live" : "";
+    $("normwrap").classList.toggle("hide", st.base === "");
+    const q = "p=" + c.id + "&type=" + encodeURIComponent(st.type);
+    $("dlfolded").href = "download?format=folded&" + q;
+    $("dlpprof").href = "download?format=pprof&p=" + c.id;
+  }
+
+  async function fillProcesses() {
+    const sel = $("process");
+    const keep = st.proc;
+    sel.replaceChildren();
+    option(sel, "", "all");
+    const c = cur();
+    if (!c) return;
+    const j = await getJSON("api/processes?p=" + c.id + "&type=" + encodeURIComponent(st.type));
+    const comms = new Map();
+    for (const pr of j.processes) comms.set(pr.comm, (comms.get(pr.comm) || 0) + pr.value);
+    for (const [comm, v] of [...comms].sort((a, b) => b[1] - a[1]).slice(0, 200)) {
+      option(sel, "comm:" + comm, comm + " (all, " + fmt(v) + ")");
+    }
+    for (const pr of j.processes) {
+      if (pr.pid) option(sel, "pid:" + pr.pid, pr.comm + " [" + pr.pid + "] " + fmt(pr.value));
+    }
+    sel.value = keep;
+    if (sel.value !== keep) st.proc = "";
+  }
+
+  function treeURL() {
+    let u = "api/tree?p=" + st.p + "&type=" + encodeURIComponent(st.type);
+    if (st.base !== "") u += "&base=" + st.base;
+    if (st.proc.startsWith("pid:")) u += "&pid=" + encodeURIComponent(st.proc.slice(4));
+    if (st.proc.startsWith("comm:")) u += "&comm=" + encodeURIComponent(st.proc.slice(5));
+    return u;
+  }
+
+  async function loadTree() {
+    const my = ++loading;
+    const t0 = performance.now();
+    let j;
+    try {
+      j = await getJSON(treeURL());
+    } catch (e) {
+      if (my === loading) status(String(e.message), true);
+      return;
+    }
+    if (my !== loading) return; // a newer request superseded this one
+    prepare(j);
+    // Keep the zoom across refreshes: find the same path of names.
+    zoom = 0;
+    for (const nm of st.zoomPath) {
+      const c = findChild(zoom, nm);
+      if (c < 0) break;
+      zoom = c;
+    }
+    st.zoomPath = pathOf(zoom);
+    runSearch();
+    draw();
+    buildTop();
+    hook.loadMs = performance.now() - t0;
+    status(data.sum === 0 ? "no samples" + (st.proc ? " for this process" : " yet") : "");
+    hook.ready = true;
+  }
+
+  function prepare(j) {
+    const n = j.name.length;
+    const d = {
+      names: j.names, diff: j.diff, unit: j.unit, type: j.type, sum: j.sum, sumBefore: j.sumBefore || 0,
+      name: Int32Array.from(j.name), total: Float64Array.from(j.total), size: Int32Array.from(j.size),
+      before: j.before ? Float64Array.from(j.before) : null,
+      depth: new Int32Array(n), parent: new Int32Array(n), maxDepth: 0,
+    };
+    d.self = Float64Array.from(d.total);
+    d.selfBefore = d.before ? Float64Array.from(d.before) : null;
+    const stack = [];
+    for (let i = 0; i < n; i++) {
+      while (stack.length && stack[stack.length - 1] + d.size[stack[stack.length - 1]] <= i) stack.pop();
+      const p = stack.length ? stack[stack.length - 1] : -1;
+      d.parent[i] = p;
+      d.depth[i] = stack.length;
+      if (stack.length > d.maxDepth) d.maxDepth = stack.length;
+      if (p >= 0) {
+        d.self[p] -= d.total[i];
+        if (d.before) d.selfBefore[p] -= d.before[i];
+      }
+      stack.push(i);
+    }
+    if (d.diff) {
+      d.scale = $("normalize").checked && d.sumBefore > 0 ? d.sum / d.sumBefore : 1;
+      let m = 1; // as flamegraph.pl: changes under one count are never the most saturated
+      for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(d.self[i] - d.selfBefore[i] * d.scale));
+      d.maxDelta = m;
+    }
+    data = d;
+  }
+
+  function findChild(i, nm) {
+    const end = i + data.size[i];
+    for (let c = i + 1; c < end; c += data.size[c]) if (data.names[data.name[c]] === nm) return c;
+    return -1;
+  }
+
+  function pathOf(i) {
+    const p = [];
+    for (; i > 0; i = data.parent[i]) p.push(data.names[data.name[i]]);
+    return p.reverse();
+  }
+
+  // Colours: flamegraph.pl's "hot" palette, keyed by the name as it does,
+  // so the same function has the same colour as in ember's SVGs.
+  function hot(nm) {
+    let c = colors.get(nm);
+    if (c) return c;
+    let sum = 0;
+    for (const ch of nm) sum = (sum + ch.codePointAt(0)) >>> 0;
+    let x = (BigInt(sum) << 16n) | 0x330en;
+    x = (x * 0x5deece66dn + 0xbn) & ((1n << 48n) - 1n);
+    const v = Number(x) / 2 ** 48;
+    c = "rgb(" + (205 + Math.floor(50 * v)) + "," + Math.floor(230 * v) + "," + Math.floor(55 * v) + ")";
+    colors.set(nm, c);
+    return c;
+  }
+
+  // diffColor as flamegraph --diff: red grew, blue shrank, by the change of
+  // the stacks that end at the frame (its self value).
+  function diffColor(i) {
+    let delta = data.self[i] - data.selfBefore[i] * data.scale;
+    const m = data.maxDelta;
+    delta = Math.max(-m, Math.min(m, delta));
+    if (delta > 0) { const v = Math.floor(210 * (m - delta) / m); return "rgb(255," + v + "," + v + ")"; }
+    if (delta < 0) { const v = Math.floor(210 * (m + delta) / m); return "rgb(" + v + "," + v + ",255)"; }
+    return "rgb(255,255,255)";
+  }
+
+  function color(i) {
+    if (matchName && matchName[data.name[i]]) return "rgb(230,0,230)";
+    if (data.diff) return diffColor(i);
+    return hot(data.names[data.name[i]]);
+  }
+
+  let charW = 7;
+  function draw() {
+    const t0 = performance.now();
+    const d = data;
+    const dpr = window.devicePixelRatio || 1;
+    const W = Math.max(100, canvas.clientWidth);
+    const nrows = Math.min(d.maxDepth + 1, MAXROWS);
+    canvas.style.height = nrows * H + "px";
+    canvas.width = Math.round(W * dpr);
+    canvas.height = Math.round(nrows * H * dpr);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
+    charW = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEF").width / 32;
+    rows = [];
+    const names = [];
+    let count = 0;
+    const minW = 1 / dpr; // narrower than a device pixel: not drawn
+    const y = (depth) => (st.icicle ? depth : nrows - 1 - depth) * H;
+    const frame = (i, x, w, dim) => {
+      const depth = d.depth[i];
+      if (depth >= MAXROWS) return;
+      (rows[depth] || (rows[depth] = [])).push([x, w, i]);
+      ctx.globalAlpha = dim ? 0.55 : 1;
+      ctx.fillStyle = color(i);
+      const yy = y(depth);
+      ctx.fillRect(x, yy, Math.max(w - 0.5, minW), H - 1);
+      const nm = i === 0 ? "all" : d.names[d.name[i]];
+      names.push(nm);
+      count++;
+      if (w > 3 * charW + 6) {
+        const fit = Math.floor((w - 6) / charW);
+        const label = nm.length <= fit ? nm : nm.slice(0, Math.max(fit - 2, 1)) + "..";
+        ctx.fillStyle = "#000";
+        ctx.fillText(label, x + 3, yy + H / 2);
+      }
+    };
+    // The zoomed frame's callers span the width, dimmed.
+    for (let a = d.parent[zoom]; a >= 0; a = d.parent[a]) frame(a, 0, W, true);
+    const zt = d.total[zoom];
+    if (zt > 0) {
+      const scale = W / zt;
+      const walk = (i, x) => {
+        const w = d.total[i] * scale;
+        if (w < minW) return;
+        frame(i, x, w, false);
+        const end = i + d.size[i];
+        for (let c = i + 1; c < end; c += d.size[c]) {
+          walk(c, x);
+          x += d.total[c] * scale;
+        }
+      };
+      walk(zoom, 0);
+    }
+    for (const r of rows) if (r) r.sort((a, b) => a[0] - b[0]);
+    ctx.globalAlpha = 1;
+    hook.draws++;
+    hook.drawn = count;
+    hook.names = names;
+    hook.zoom = zoom === 0 ? "" : d.names[d.name[zoom]];
+    hook.drawMs = performance.now() - t0;
+    if (!hook.firstDrawAt) hook.firstDrawAt = performance.now();
+    $("reset").disabled = zoom === 0;
+  }
+
+  // Where frame i was drawn, in client coordinates (for tests).
+  hook.rectOf = (nm) => {
+    const b = canvas.getBoundingClientRect();
+    const nrows = Math.min(data.maxDepth + 1, MAXROWS);
+    for (let depth = 0; depth < rows.length; depth++) {
+      for (const [x, w, i] of rows[depth] || []) {
+        if ((i === 0 ? "all" : data.names[data.name[i]]) === nm) {
+          const yy = (st.icicle ? depth : nrows - 1 - depth) * H;
+          return { x: b.left + x, y: b.top + yy, w, h: H - 1 };
+        }
+      }
+    }
+    return null;
+  };
+
+  function at(ev) {
+    if (!data) return -1;
+    const b = canvas.getBoundingClientRect();
+    const x = ev.clientX - b.left, yy = ev.clientY - b.top;
+    const nrows = Math.min(data.maxDepth + 1, MAXROWS);
+    const row = Math.floor(yy / H);
+    const depth = st.icicle ? row : nrows - 1 - row;
+    for (const [fx, w, i] of rows[depth] || []) if (x >= fx && x < fx + Math.max(w, 1)) return i;
+    return -1;
+  }
+
+  function fmt(v) {
+    const u = data ? data.unit : "";
+    if (u === "nanoseconds") {
+      const a = Math.abs(v);
+      if (a >= 1e9) return (v / 1e9).toFixed(2) + " s";
+      if (a >= 1e6) return (v / 1e6).toFixed(2) + " ms";
+      if (a >= 1e3) return (v / 1e3).toFixed(1) + " µs";
+      return v + " ns";
+    }
+    return Math.round(v).toLocaleString("en-US") + (u === "count" || u === "" ? "" : " " + u);
+  }
+  const pct = (a, b) => (b > 0 ? (100 * a / b).toFixed(2) : "0.00") + "%";
+
+  canvas.addEventListener("mousemove", (ev) => {
+    const i = at(ev);
+    if (i < 0) { tip.classList.add("hide"); return; }
+    const d = data;
+    const nm = i === 0 ? "all" : d.names[d.name[i]];
+    let text = nm + "\n" + fmt(d.total[i]) + " (" + pct(d.total[i], d.sum) + " of all), self " + fmt(d.self[i]);
+    if (d.diff) {
+      const b = d.before[i] * d.scale;
+      text += "\nbase " + fmt(b) + " → " + fmt(d.total[i]) + " (" + (d.total[i] >= b ? "+" : "") + pct(d.total[i] - b, d.sum) + " of all)";
+    }
+    tip.textContent = text;
+    tip.classList.remove("hide");
+    const g = $("graph").getBoundingClientRect();
+    let left = ev.clientX - g.left + 12;
+    if (left + 320 > g.width) left = Math.max(0, ev.clientX - g.left - 330);
+    tip.style.left = left + "px";
+    tip.style.top = ev.clientY - g.top + 14 + "px";
+    hook.tip = text;
+  });
+  canvas.addEventListener("mouseleave", () => tip.classList.add("hide"));
+  canvas.addEventListener("click", (ev) => {
+    const i = at(ev);
+    if (i < 0) return;
+    setZoom(i);
+  });
+
+  function setZoom(i) {
+    zoom = i;
+    st.zoomPath = pathOf(i);
+    draw();
+  }
+
+  // Search: frames whose name matches are highlighted; the matched share is
+  // of all samples, each sample counted once however many matched frames
+  // it has (a matched frame's subtree is skipped).
+  function runSearch() {
+    const q = $("search").value;
+    if (!data || q === "") {
+      matchName = null;
+      hook.matched = null;
+      hook.matchedText = "";
+      $("matched").textContent = "";
+      return;
+    }
+    let re;
+    try { re = new RegExp(q); } catch (e) { re = new RegExp(q.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")); }
+    const d = data;
+    matchName = new Uint8Array(d.names.length);
+    for (let k = 1; k < d.names.length; k++) if (re.test(d.names[k])) matchName[k] = 1;
+    let m = 0;
+    for (let i = 1; i < d.total.length;) {
+      if (matchName[d.name[i]]) { m += d.total[i]; i += d.size[i]; } else i++;
+    }
+    hook.matched = d.sum > 0 ? m / d.sum : 0;
+    hook.matchedText = "Matched: " + pct(m, d.sum) + " (" + fmt(m) + ")";
+    $("matched").textContent = hook.matchedText;
+  }
+
+  // The top table: per function, self and total, a function counted once
+  // per stack however often it recurses.
+  let top = [];
+  function buildTop() {
+    const d = data;
+    const nn = d.names.length;
+    const self = new Float64Array(nn), total = new Float64Array(nn), on = new Int32Array(nn);
+    const stack = [];
+    for (let i = 1; i < d.total.length; i++) {
+      while (stack.length && stack[stack.length - 1] + d.size[stack[stack.length - 1]] <= i) on[d.name[stack.pop()]]--;
+      const k = d.name[i];
+      self[k] += d.self[i];
+      if (on[k] === 0) total[k] += d.total[i];
+      on[k]++;
+      stack.push(i);
+    }
+    top = [];
+    for (let k = 1; k < nn; k++) if (total[k] > 0 || self[k] > 0) top.push({ name: d.names[k], self: self[k], total: total[k] });
+    renderTop();
+  }
+
+  function renderTop() {
+    const f = $("topfilter").value.toLowerCase();
+    const key = st.sortKey === "selfp" ? "self" : st.sortKey === "totalp" ? "total" : st.sortKey;
+    const rowsT = top.filter((r) => f === "" || r.name.toLowerCase().includes(f));
+    rowsT.sort((a, b) => {
+      const c = key === "name" ? a.name.localeCompare(b.name) : a[key] - b[key] || b.total - a.total;
+      return st.sortDesc ? -c : c;
+    });
+    const body = document.createElement("tbody");
+    const sum = data ? data.sum : 0;
+    for (const r of rowsT.slice(0, 300)) {
+      const tr = document.createElement("tr");
+      for (const [v, cls] of [[r.name, ""], [fmt(r.self), "num"], [pct(r.self, sum), "num"], [fmt(r.total), "num"], [pct(r.total, sum), "num"]]) {
+        const td = document.createElement("td");
+        td.textContent = v;
+        if (cls) td.className = cls;
+        tr.appendChild(td);
+      }
+      tr.title = r.name;
+      tr.addEventListener("click", () => {
+        $("search").value = "^" + r.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "$";
+        runSearch();
+        draw();
+      });
+      body.appendChild(tr);
+    }
+    $("top").replaceChild(body, $("top").tBodies[0]);
+    hook.top = rowsT.slice(0, 20).map((r) => r.name);
+  }
+
+  for (const th of document.querySelectorAll("#top th")) {
+    th.addEventListener("click", () => {
+      const k = th.dataset.key;
+      st.sortDesc = st.sortKey === k ? !st.sortDesc : k !== "name";
+      st.sortKey = k;
+      renderTop();
+    });
+  }
+
+  async function refresh(full) {
+    try {
+      const j = await getJSON("api/profiles");
+      profiles = j.profiles;
+      fillSelects();
+      if (full) await fillProcesses();
+      await loadTree();
+    } catch (e) {
+      status(String(e.message), true);
+    }
+  }
+
+  // Live profiles grow: poll every 2 s, redraw when the profile (or the
+  // diff's base) changed, keeping the zoom.
+  async function poll() {
+    try {
+      const j = await getJSON("api/profiles");
+      const v = (ps) => ps.filter((p) => p.id === st.p || String(p.id) === st.base).map((p) => p.id + ":" + p.version).join(",");
+      const changed = v(j.profiles) !== v(profiles) || j.profiles.length !== profiles.length;
+      profiles = j.profiles;
+      if (changed) {
+        fillSelects();
+        await fillProcesses(); // a live profile meets new processes
+        await loadTree();
+      }
+    } catch (e) {
+      status("cannot reach the server: " + e.message, true);
+    }
+  }
+
+  $("profile").addEventListener("change", () => { st.p = Number($("profile").value); st.proc = ""; st.zoomPath = []; refresh(true); });
+  $("type").addEventListener("change", () => { st.type = $("type").value; refresh(true); });
+  $("base").addEventListener("change", () => { st.base = $("base").value; refresh(false); });
+  $("process").addEventListener("change", () => { st.proc = $("process").value; st.zoomPath = []; loadTree(); });
+  $("normalize").addEventListener("change", () => loadTree());
+  $("search").addEventListener("input", () => { runSearch(); if (data) draw(); });
+  $("topfilter").addEventListener("input", renderTop);
+  $("reset").addEventListener("click", () => setZoom(0));
+  $("icicle").addEventListener("click", () => { st.icicle = !st.icicle; $("icicle").textContent = st.icicle ? "Flame" : "Icicle"; draw(); });
+  window.addEventListener("resize", () => { if (data) draw(); });
+
+  document.addEventListener("keydown", (ev) => {
+    const inField = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
+    if (ev.key === "Escape") {
+      $("search").value = "";
+      runSearch();
+      if (data) draw();
+      if (inField) ev.target.blur();
+      return;
+    }
+    if (inField || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const c = cur();
+    switch (ev.key) {
+      case "/": ev.preventDefault(); $("search").focus(); break;
+      case "t": ev.preventDefault(); $("topfilter").focus(); break;
+      case "r": setZoom(0); break;
+      case "i": $("icicle").click(); break;
+      case "s":
+        if (c && c.types.length > 1) {
+          const k = c.types.findIndex((t) => t.type === st.type);
+          st.type = c.types[(k + 1) % c.types.length].type;
+          refresh(true);
+        }
+        break;
+      case "p": case "P":
+        if (profiles.length > 1) {
+          const k = profiles.findIndex((p) => p.id === st.p);
+          st.p = profiles[(k + (ev.key === "p" ? 1 : profiles.length - 1)) % profiles.length].id;
+          st.proc = "";
+          st.zoomPath = [];
+          refresh(true);
+        }
+        break;
+      case "d":
+        if (profiles.length > 1) {
+          const k = profiles.findIndex((p) => p.id === st.p);
+          st.base = st.base === "" ? String(profiles[(k + profiles.length - 1) % profiles.length].id) : "";
+          refresh(false);
+        }
+        break;
+    }
+  });
+
+  // Test hooks to drive the page without the mouse.
+  hook.search = (q) => { $("search").value = q; runSearch(); draw(); return hook.matched; };
+  hook.setBase = async (id) => { st.base = id === null ? "" : String(id); await refresh(false); };
+  hook.setProcess = async (v) => { st.proc = v; st.zoomPath = []; await loadTree(); };
+  hook.setType = async (t) => { st.type = t; await refresh(true); };
+  hook.color = (nm) => {
+    for (let i = 0; i < data.total.length; i++) if (data.names[data.name[i]] === nm) return color(i);
+    return null;
+  };
+
+  refresh(true);
+  setInterval(poll, 2000);
+})();

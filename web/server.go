@@ -1,0 +1,491 @@
+// Package web serves profiles to a flame graph page in the browser: a
+// canvas-drawn flame graph with zoom, search, a top table, sample types, a
+// differential view and process filters, refreshed while a profile grows.
+// Everything the page needs is embedded; a URL reaches only the profiles
+// given, by index, never the file system.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emberprof/ember/flamegraph"
+	"github.com/emberprof/ember/internal/sample"
+	"github.com/google/pprof/profile"
+)
+
+//go:embed assets/index.html assets/app.js assets/app.css
+var assets embed.FS
+
+// Server holds the profiles served; it is an http.Handler.
+type Server struct {
+	mu       sync.Mutex
+	profiles []*entry
+}
+
+type entry struct {
+	name    string
+	p       *profile.Profile // never changed once stored: Merge replaces it
+	version int
+	live    bool
+}
+
+// New returns a Server with no profiles.
+func New() *Server { return &Server{} }
+
+// Add serves p under name and returns its index; p may be nil until the
+// first Merge.
+func (s *Server) Add(name string, p *profile.Profile) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.profiles = append(s.profiles, &entry{name: name, p: p, version: 1})
+	return len(s.profiles) - 1
+}
+
+// SetLive says whether profile id is still growing; the page shows it.
+func (s *Server) SetLive(id int, live bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id >= 0 && id < len(s.profiles) {
+		s.profiles[id].live = live
+		s.profiles[id].version++
+	}
+}
+
+// Merge adds the samples of p to profile id (profile.Merge), for a live
+// view that gets one profile of each interval.
+func (s *Server) Merge(id int, p *profile.Profile) error {
+	s.mu.Lock()
+	if id < 0 || id >= len(s.profiles) {
+		s.mu.Unlock()
+		return fmt.Errorf("no profile %d", id)
+	}
+	prev := s.profiles[id].p
+	s.mu.Unlock()
+	// Merging outside the lock keeps the page responsive; only the
+	// collection goroutine merges, so prev is still current below.
+	merged := p
+	if prev != nil {
+		var err error
+		merged, err = profile.Merge([]*profile.Profile{prev, p})
+		if err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.profiles[id]
+	e.p = merged
+	e.version++
+	return nil
+}
+
+func (s *Server) get(id string) (*entry, bool) {
+	n, err := strconv.Atoi(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil || n < 0 || n >= len(s.profiles) || strconv.Itoa(n) != id {
+		return nil, false
+	}
+	e := *s.profiles[n]
+	return &e, true
+}
+
+// ServeHTTP serves the page, its API and downloads. Paths are matched
+// exactly against a fixed list: anything else, ".." in any spelling
+// included, is 404.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	// No inline script and nothing from elsewhere: even a name that got into
+	// the markup could not run.
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	switch r.URL.Path {
+	case "/", "/index.html":
+		s.asset(w, "assets/index.html", "text/html; charset=utf-8")
+	case "/app.js":
+		s.asset(w, "assets/app.js", "text/javascript; charset=utf-8")
+	case "/app.css":
+		s.asset(w, "assets/app.css", "text/css; charset=utf-8")
+	case "/api/profiles":
+		s.list(w)
+	case "/api/tree":
+		s.tree(w, r)
+	case "/api/processes":
+		s.processes(w, r)
+	case "/download":
+		s.download(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) asset(w http.ResponseWriter, name, typ string) {
+	b, err := assets.ReadFile(name)
+	if err != nil {
+		http.NotFound(w, nil)
+		return
+	}
+	w.Header().Set("Content-Type", typ)
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(b)
+}
+
+type typeJSON struct {
+	Type string `json:"type"`
+	Unit string `json:"unit"`
+}
+
+type profileJSON struct {
+	ID      int        `json:"id"`
+	Name    string     `json:"name"`
+	Types   []typeJSON `json:"types"`
+	Default string     `json:"default"`
+	Version int        `json:"version"`
+	Live    bool       `json:"live"`
+	Samples int        `json:"samples"`
+}
+
+func (s *Server) list(w http.ResponseWriter) {
+	s.mu.Lock()
+	out := make([]profileJSON, 0, len(s.profiles))
+	for i, e := range s.profiles {
+		pj := profileJSON{ID: i, Name: Display(e.name), Version: e.version, Live: e.live, Types: []typeJSON{}}
+		if e.p != nil {
+			for _, st := range e.p.SampleType {
+				pj.Types = append(pj.Types, typeJSON{Display(st.Type), Display(st.Unit)})
+			}
+			if idx, err := sampleIndex(e.p, ""); err == nil {
+				pj.Default = Display(e.p.SampleType[idx].Type)
+			}
+			pj.Samples = len(e.p.Sample)
+		}
+		out = append(out, pj)
+	}
+	s.mu.Unlock()
+	writeJSON(w, map[string]any{"profiles": out})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Write(b)
+}
+
+func badRequest(w http.ResponseWriter, msg string) {
+	http.Error(w, msg, http.StatusBadRequest)
+}
+
+// filter reads the process filter of a request.
+func filter(r *http.Request) (Filter, error) {
+	var f Filter
+	q := r.URL.Query()
+	if v := q.Get("pid"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return f, fmt.Errorf("pid %q: give a process ID", v)
+		}
+		f.PID = n
+	}
+	f.Comm = q.Get("comm")
+	return f, nil
+}
+
+// tree serves the frame tree of profile p, sample type type, with the
+// samples the filter keeps; with base, the tree is a diff against that
+// profile's samples of the same type.
+func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	e, ok := s.get(q.Get("p"))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	var base *entry
+	if b := q.Get("base"); b != "" {
+		if base, ok = s.get(b); !ok {
+			http.NotFound(w, r)
+			return
+		}
+	}
+	f, err := filter(r)
+	if err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	b, err := TreeJSON(e.p, base.profile(), q.Get("type"), f)
+	if err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
+}
+
+func (e *entry) profile() *profile.Profile {
+	if e == nil {
+		return nil
+	}
+	return e.p
+}
+
+// TreeJSON builds the frame tree of p's samples of sample type typ ("" for
+// the default) that f keeps, and encodes it for the page; with base, each
+// node also gets base's value (a differential view).
+func TreeJSON(p, base *profile.Profile, typ string, f Filter) ([]byte, error) {
+	t := newTree()
+	meta := map[string]any{"diff": base != nil}
+	if p == nil {
+		meta["type"], meta["unit"] = typ, ""
+		meta["sum"] = 0
+		return t.appendJSON(nil, meta), nil
+	}
+	idx, err := sampleIndex(p, typ)
+	if err != nil {
+		return nil, err
+	}
+	st := p.SampleType[idx]
+	meta["type"], meta["unit"] = Display(st.Type), Display(st.Unit)
+	t.hasComm = hasComm(p, base)
+	if base != nil {
+		bi, err := sampleIndex(base, st.Type)
+		if err != nil {
+			return nil, fmt.Errorf("the base profile has no sample type %q", st.Type)
+		}
+		t.add(base, bi, f, true)
+	}
+	t.add(p, idx, f, false)
+	if t.before != nil {
+		// Nodes added by p after base's pass.
+		for len(t.before) < len(t.total) {
+			t.before = append(t.before, 0)
+		}
+	}
+	meta["sum"] = t.sum
+	if base != nil {
+		meta["sumBefore"] = t.sumB
+	}
+	return t.appendJSON(make([]byte, 0, 64+len(t.name)*16), meta), nil
+}
+
+type processJSON struct {
+	Comm  string `json:"comm"`
+	PID   int64  `json:"pid"`
+	Value int64  `json:"value"`
+}
+
+// processes lists the processes (comm and pid labels) of a profile with
+// their values of the sample type, largest first, for the filter menu.
+func (s *Server) processes(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	e, ok := s.get(q.Get("p"))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	out := []processJSON{}
+	if e.p != nil {
+		idx, err := sampleIndex(e.p, q.Get("type"))
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		type key struct {
+			comm string
+			pid  int64
+		}
+		sums := map[key]int64{}
+		for _, smp := range e.p.Sample {
+			var k key
+			if c := smp.Label[sample.LabelComm]; len(c) > 0 {
+				k.comm = c[0]
+			}
+			if p := smp.NumLabel[sample.LabelPID]; len(p) > 0 {
+				k.pid = p[0]
+			}
+			if k.comm == "" && k.pid == 0 || idx >= len(smp.Value) {
+				continue
+			}
+			sums[k] += smp.Value[idx]
+		}
+		for k, v := range sums {
+			out = append(out, processJSON{Display(k.comm), k.pid, v})
+		}
+		slices.SortFunc(out, func(a, b processJSON) int {
+			if a.Value != b.Value {
+				return cmpInt(b.Value, a.Value)
+			}
+			return cmpInt(a.PID, b.PID)
+		})
+		// The menu is for picking, not a report.
+		out = out[:min(len(out), 1000)]
+	}
+	writeJSON(w, map[string]any{"processes": out})
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// download sends profile p as a gzipped pprof profile or as folded stacks
+// of one sample type.
+func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	e, ok := s.get(q.Get("p"))
+	if !ok || e.p == nil {
+		http.NotFound(w, r)
+		return
+	}
+	id := q.Get("p")
+	switch q.Get("format") {
+	case "pprof":
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", `attachment; filename="profile-`+id+`.pb.gz"`)
+		if err := e.p.Write(w); err != nil {
+			return
+		}
+	case "folded":
+		idx, err := sampleIndex(e.p, q.Get("type"))
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		stacks, err := flamegraph.Fold(e.p, flamegraph.FoldOptions{SampleIndex: idx})
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="profile-`+id+`.folded"`)
+		flamegraph.WriteFolded(w, stacks)
+	default:
+		badRequest(w, "format: give pprof or folded")
+	}
+}
+
+// ListenAddr resolves ADDR as go tool pprof -http does: a missing host
+// means the loopback address only; any other host must be named.
+func ListenAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("--http %q: give HOST:PORT, e.g. :8080 (localhost only) or 0.0.0.0:8080", addr)
+	}
+	if port == "" {
+		return "", fmt.Errorf("--http %q: no port; give HOST:PORT, e.g. :8080", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || strconv.FormatUint(n, 10) != port {
+		return "", fmt.Errorf("--http %q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// Running is a started server.
+type Running struct {
+	// URL is the page's address.
+	URL string
+	srv *http.Server
+	ln  net.Listener
+}
+
+// Start listens on addr (see ListenAddr) and serves h in the background.
+// When it listens on loopback only, requests must also name a loopback host,
+// so that a web site cannot reach the page through DNS rebinding.
+func Start(addr string, h http.Handler) (*Running, error) {
+	a, err := ListenAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", a)
+	if err != nil {
+		return nil, fmt.Errorf("--http %s: %v", addr, err)
+	}
+	tcp := ln.Addr().(*net.TCPAddr)
+	if tcp.IP.IsLoopback() {
+		h = loopbackOnly(h)
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	run := &Running{
+		URL: "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port)) + "/",
+		ln:  ln,
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+	}
+	go run.srv.Serve(ln)
+	return run, nil
+}
+
+// Close stops serving.
+func (r *Running) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err := r.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return r.srv.Close()
+	}
+	return err
+}
+
+// loopbackOnly refuses requests whose Host is not a loopback name.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !LoopbackHost(r.Host) {
+			http.Error(w, "forbidden host", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// LoopbackHost reports whether a Host header names this machine's loopback.
+func LoopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Announce prints where the page is, on w (stderr).
+func Announce(w io.Writer, cmd string, r *Running, until string) {
+	fmt.Fprintf(w, "%s: serving the profile at %s (%s)\n", cmd, r.URL, until)
+}

@@ -1,0 +1,380 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/emberprof/ember/internal/sample"
+	"github.com/google/pprof/profile"
+)
+
+// builder makes small profiles as ember writes them: samples and cpu
+// values, comm and pid labels, stacks leaf first.
+type builder struct {
+	p     *profile.Profile
+	funcs map[string]*profile.Location
+}
+
+func newBuilder() *builder {
+	return &builder{
+		p: &profile.Profile{
+			SampleType:        []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+			PeriodType:        &profile.ValueType{Type: "cpu", Unit: "nanoseconds"},
+			Period:            10_000_000,
+			DefaultSampleType: "cpu",
+		},
+		funcs: map[string]*profile.Location{},
+	}
+}
+
+// add adds count samples of stack (root first) in process comm/pid.
+func (b *builder) add(comm string, pid int64, count int64, stack ...string) *builder {
+	s := &profile.Sample{
+		Value:    []int64{count, count * 10_000_000},
+		Label:    map[string][]string{sample.LabelComm: {comm}},
+		NumLabel: map[string][]int64{sample.LabelPID: {pid}, sample.LabelTID: {pid}},
+	}
+	for i := len(stack) - 1; i >= 0; i-- {
+		l, ok := b.funcs[stack[i]]
+		if !ok {
+			id := uint64(len(b.funcs) + 1)
+			fn := &profile.Function{ID: id, Name: stack[i]}
+			l = &profile.Location{ID: id, Line: []profile.Line{{Function: fn}}}
+			b.p.Function = append(b.p.Function, fn)
+			b.p.Location = append(b.p.Location, l)
+			b.funcs[stack[i]] = l
+		}
+		s.Location = append(s.Location, l)
+	}
+	b.p.Sample = append(b.p.Sample, s)
+	return b
+}
+
+// wire is the tree as the page reads it.
+type wire struct {
+	Names  []string `json:"names"`
+	Name   []int    `json:"name"`
+	Total  []int64  `json:"total"`
+	Before []int64  `json:"before"`
+	Size   []int    `json:"size"`
+	Sum    int64    `json:"sum"`
+	Type   string   `json:"type"`
+	Unit   string   `json:"unit"`
+	Diff   bool     `json:"diff"`
+}
+
+// paths returns each node's path of names joined by ";" with its total.
+func (w *wire) paths() map[string]int64 {
+	out := map[string]int64{}
+	var walk func(i int, prefix string)
+	walk = func(i int, prefix string) {
+		p := prefix + w.Names[w.Name[i]]
+		out[p] = w.Total[i]
+		for c := i + 1; c < i+w.Size[i]; c += w.Size[c] {
+			walk(c, p+";")
+		}
+	}
+	walk(0, "")
+	return out
+}
+
+func get(t *testing.T, h http.Handler, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	// Read the request as the server would from the wire: no cleaning.
+	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")))
+	if err != nil {
+		t.Fatalf("%s: %v", target, err)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+func getTree(t *testing.T, h http.Handler, target string) *wire {
+	t.Helper()
+	w := get(t, h, target)
+	if w.Code != 200 {
+		t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+	}
+	var tr wire
+	if err := json.Unmarshal(w.Body.Bytes(), &tr); err != nil {
+		t.Fatalf("%s: %v", target, err)
+	}
+	return &tr
+}
+
+func TestTreeAPI(t *testing.T) {
+	s := New()
+	b := newBuilder().
+		add("app", 10, 5, "main", "a", "b").
+		add("app", 10, 3, "main", "a").
+		add("app", 11, 2, "main", "c").
+		add("other", 20, 7, "run", "main", "a")
+	s.Add("cpu.pb.gz", b.p)
+
+	tr := getTree(t, s, "/api/tree?p=0")
+	if tr.Type != "cpu" || tr.Unit != "nanoseconds" || tr.Sum != 17*10_000_000 {
+		t.Errorf("default type %q unit %q sum %d, want cpu nanoseconds %d", tr.Type, tr.Unit, tr.Sum, 17*10_000_000)
+	}
+	tr = getTree(t, s, "/api/tree?p=0&type=samples")
+	want := map[string]int64{"all": 17, "all;app": 10, "all;app;main": 10, "all;app;main;a": 8, "all;app;main;a;b": 5,
+		"all;app;main;c": 2, "all;other": 7, "all;other;run;main;a": 7}
+	got := tr.paths()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %d, want %d (tree %v)", k, got[k], v, got)
+		}
+	}
+	if len(tr.Name) != len(tr.Total) || len(tr.Size) != len(tr.Name) || tr.Size[0] != len(tr.Name) {
+		t.Errorf("arrays: %d names, %d totals, %d sizes, root size %d", len(tr.Name), len(tr.Total), len(tr.Size), tr.Size[0])
+	}
+
+	// Process filters.
+	tr = getTree(t, s, "/api/tree?p=0&type=samples&pid=11")
+	if got := tr.paths(); got["all"] != 2 || got["all;app;main;c"] != 2 || got["all;app;main;a"] != 0 {
+		t.Errorf("pid 11: %v", got)
+	}
+	tr = getTree(t, s, "/api/tree?p=0&type=samples&comm=app")
+	if got := tr.paths(); got["all"] != 10 || got["all;other"] != 0 {
+		t.Errorf("comm app: %v", got)
+	}
+	var procs struct {
+		Processes []processJSON `json:"processes"`
+	}
+	w := get(t, s, "/api/processes?p=0&type=samples")
+	if err := json.Unmarshal(w.Body.Bytes(), &procs); err != nil || len(procs.Processes) != 3 || procs.Processes[0] != (processJSON{"app", 10, 8}) {
+		t.Errorf("processes: %s %v", w.Body, err)
+	}
+
+	// A diff against a second profile: b grew from 1 to 5.
+	s.Add("before.pb.gz", newBuilder().add("app", 10, 1, "main", "a", "b").add("app", 10, 9, "main", "c").p)
+	tr = getTree(t, s, "/api/tree?p=0&type=samples&base=1")
+	if !tr.Diff || len(tr.Before) != len(tr.Total) {
+		t.Fatalf("diff: %+v", tr)
+	}
+	for i := range tr.Name {
+		if tr.Names[tr.Name[i]] == "b" && (tr.Total[i] != 5 || tr.Before[i] != 1) {
+			t.Errorf("b: after %d before %d, want 5 and 1", tr.Total[i], tr.Before[i])
+		}
+	}
+
+	var list struct {
+		Profiles []profileJSON `json:"profiles"`
+	}
+	w = get(t, s, "/api/profiles")
+	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil || len(list.Profiles) != 2 || list.Profiles[0].Name != "cpu.pb.gz" ||
+		len(list.Profiles[0].Types) != 2 || list.Profiles[0].Default != "cpu" {
+		t.Errorf("profiles: %s %v", w.Body, err)
+	}
+
+	// Downloads.
+	w = get(t, s, "/download?p=0&format=folded&type=samples")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "app;main;a;b 5\n") {
+		t.Errorf("folded download: %d %q", w.Code, w.Body)
+	}
+	w = get(t, s, "/download?p=0&format=pprof")
+	if p, err := profile.Parse(w.Body); err != nil || len(p.Sample) != 4 {
+		t.Errorf("pprof download: %v", err)
+	}
+	for _, bad := range []string{"/api/tree?p=0&type=nope", "/api/tree?p=0&pid=x", "/download?p=0&format=exe"} {
+		if w := get(t, s, bad); w.Code != 400 {
+			t.Errorf("%s: %d, want 400", bad, w.Code)
+		}
+	}
+}
+
+// TestMerge: a live profile grows by merging interval profiles.
+func TestMerge(t *testing.T) {
+	s := New()
+	id := s.Add("live", nil)
+	tr := getTree(t, s, "/api/tree?p=0")
+	if tr.Sum != 0 || len(tr.Name) != 1 {
+		t.Errorf("empty live profile: %+v", tr)
+	}
+	for range 3 {
+		if err := s.Merge(id, newBuilder().add("spin", 1, 2, "main", "spin_c").p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr = getTree(t, s, "/api/tree?p=0&type=samples")
+	if got := tr.paths(); got["all;spin;main;spin_c"] != 6 {
+		t.Errorf("after 3 merges: %v", got)
+	}
+}
+
+// TestPaths: only the fixed paths exist; nothing reaches the file system.
+func TestPaths(t *testing.T) {
+	s := New()
+	s.Add("x", newBuilder().add("app", 1, 1, "main").p)
+	for _, path := range []string{"/", "/app.js", "/app.css", "/api/profiles", "/api/tree?p=0", "/api/processes?p=0"} {
+		if w := get(t, s, path); w.Code != 200 {
+			t.Errorf("%s: %d", path, w.Code)
+		}
+	}
+	for _, path := range []string{
+		"/..", "/../", "/../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E%2Fetc%2Fpasswd", "/assets/app.js",
+		"/./app.js", "//app.js", "/app.js/", "/api/../app.js", "/etc/passwd", "//etc/passwd", "/web/server.go",
+		"/api/tree/../../etc/passwd", "/index.html/..", "/app.js%00", "/download/0", "/api/profiles/0",
+		"/api/tree?p=1", "/api/tree?p=-1", "/api/tree?p=00", "/api/tree?p=+0", "/api/tree?p=/etc/passwd",
+		"/api/tree?p=..", "/api/tree?p=%2e%2e", "/api/tree?p=0&base=7", "/download?p=3&format=pprof",
+		"/download?p=../../etc/passwd&format=pprof", "/api/processes?p=9",
+	} {
+		w := get(t, s, path)
+		if w.Code != 404 {
+			t.Errorf("%s: %d, want 404", path, w.Code)
+		}
+		if bytes.Contains(w.Body.Bytes(), []byte("root:")) {
+			t.Errorf("%s: served a file", path)
+		}
+	}
+	if w := get(t, s, "http://127.0.0.1/etc/passwd"); w.Code != 404 {
+		t.Errorf("absolute URL: %d", w.Code)
+	}
+	req := httptest.NewRequest("POST", "/api/profiles", nil)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, req)
+	if w.Code != 405 {
+		t.Errorf("POST: %d, want 405", w.Code)
+	}
+	w = get(t, s, "/")
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("CSP %q", csp)
+	}
+}
+
+// TestHostileNames: names round-trip through the JSON as text.
+func TestHostileNames(t *testing.T) {
+	hostile := []string{`<script>alert(1)</script>`, `"quoted" 'single' \back\`, "bad\xff\xfeutf8", "ctl\x01\n;x", "</script><img src=x onerror=alert(1)>"}
+	b := newBuilder()
+	for _, h := range hostile {
+		b.add(h, 1, 1, "main", h)
+	}
+	s := New()
+	s.Add("evil\xff<b>", b.p)
+	w := get(t, s, "/api/tree?p=0")
+	raw := w.Body.String()
+	if strings.Contains(raw, "<") || strings.Contains(raw, ">") || !json.Valid(w.Body.Bytes()) {
+		t.Errorf("raw markup or invalid JSON in %s", raw)
+	}
+	var tr wire
+	if err := json.Unmarshal(w.Body.Bytes(), &tr); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, h := range hostile {
+		want[Display(h)] = true
+	}
+	for _, n := range tr.Names {
+		delete(want, n)
+	}
+	if len(want) > 0 {
+		t.Errorf("names missing from %q: %v", tr.Names, want)
+	}
+	if d := Display("bad\xff\xfeutf8"); d != `bad\xff\xfeutf8` {
+		t.Errorf("Display of invalid UTF-8: %q", d)
+	}
+	if d := Display("ctl\x01\n"); d != `ctl\x01\x0a` {
+		t.Errorf("Display of control characters: %q", d)
+	}
+	if d := Display("ok \ufffd é"); d != "ok \ufffd é" {
+		t.Errorf("Display of valid UTF-8: %q", d)
+	}
+	w = get(t, s, "/api/profiles")
+	if strings.Contains(w.Body.String(), "<b>") || !strings.Contains(w.Body.String(), `evil\\xff\u003cb\u003e`) {
+		t.Errorf("profile name: %s", w.Body)
+	}
+}
+
+func TestListenAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		":8080":          "127.0.0.1:8080",
+		":0":             "127.0.0.1:0",
+		"localhost:80":   "localhost:80",
+		"0.0.0.0:8080":   "0.0.0.0:8080",
+		"[::1]:9":        "[::1]:9",
+		"192.0.2.1:8080": "192.0.2.1:8080",
+	} {
+		got, err := ListenAddr(in)
+		if err != nil || got != want {
+			t.Errorf("ListenAddr(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"8080", "", ":", "host:", ":http", ":70000", ":-1", ":08080"} {
+		if got, err := ListenAddr(bad); err == nil {
+			t.Errorf("ListenAddr(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+// TestStart: ":0" listens on loopback only, the URL names it, and a request
+// naming another host (DNS rebinding) is refused.
+func TestStart(t *testing.T) {
+	s := New()
+	s.Add("x", newBuilder().add("app", 1, 1, "main").p)
+	r, err := Start(":0", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !strings.HasPrefix(r.URL, "http://127.0.0.1:") {
+		t.Fatalf("URL %q, want loopback", r.URL)
+	}
+	if ip := r.ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+		t.Errorf("listening on %v", ip)
+	}
+	resp, err := http.Get(r.URL + "api/profiles")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	req, _ := http.NewRequest("GET", r.URL+"api/profiles", nil)
+	req.Host = "evil.example:80"
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 403 {
+		t.Errorf("rebinding Host: %v %v", resp, err)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	// The raw path is not cleaned on the way in.
+	conn, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(r.URL, "http://"), "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET /../../etc/passwd HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+	reply, _ := io.ReadAll(conn)
+	if !bytes.HasPrefix(reply, []byte("HTTP/1.0 404")) {
+		t.Errorf("raw ../: %q", reply[:min(len(reply), 40)])
+	}
+}
+
+func TestFoldedProfile(t *testing.T) {
+	var f FoldedProfile
+	f.Add([]byte("bash;main;a"), 3)
+	f.Add([]byte("bash;main;b;"), 2)
+	f.Add([]byte("bash;main"), -1)
+	s := New()
+	s.Add("x.folded", f.Profile())
+	tr := getTree(t, s, "/api/tree?p=0")
+	if got := tr.paths(); got["all;bash;main;a"] != 3 || got["all;bash;main;b"] != 2 || got["all"] != 5 || tr.Type != "samples" {
+		t.Errorf("folded: %v", got)
+	}
+	var buf bytes.Buffer
+	if err := f.Profile().Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, zr)
+}
