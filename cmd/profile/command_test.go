@@ -105,9 +105,10 @@ func TestCommandChildren(t *testing.T) {
 			t.Errorf("samples of %q, not the command's", comm)
 		}
 	}
-	// 0.3 s of CPU at 999 Hz is about 300 samples; a child found late (by
-	// polling /proc, say) would lose its first ones.
-	if byComm["spin"] < 200 || chained*10 < byComm["spin"]*9 {
+	// 0.3 s of CPU at 999 Hz is about 300 samples, fewer on a loaded
+	// machine (spin runs for 0.3 s of wall time); a child not followed has
+	// none.
+	if byComm["spin"] < 120 || chained*10 < byComm["spin"]*9 {
 		t.Errorf("spin: %d samples (want about 300), %d with its chain\n%s", byComm["spin"], chained, out.String())
 	}
 }
