@@ -140,3 +140,26 @@ func TestPushOutlivesServerRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestPushWrongURL: with nothing listening at the push URL, sampling goes
+// on, the output is written, and the retries and the loss are reported.
+func TestPushWrongURL(t *testing.T) {
+	bpftest.Require(t)
+	out := filepath.Join(t.TempDir(), "final.folded")
+	var stdout, stderr bytes.Buffer
+	args := []string{"--push", "http://127.0.0.1:1", "--push-interval", "1s", "-F", "99", "-f", "-o", out, "--", spinPath(t), "1.5"}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("profile %q: exit %d: %s", args, code, stderr.String())
+	}
+	pushed, retries, dropped, lost := pushStats(t, stderr.String())
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pushed != 0 || retries == 0 || dropped == 0 || lost == 0 || !strings.Contains(stderr.String(), "connection refused") {
+		t.Errorf("pushed %d, %d retries, %d dropped (%d ns): want the refused connection reported and all dropped\n%s", pushed, retries, dropped, lost, stderr.String())
+	}
+	if !strings.Contains(string(got), "spin_c") {
+		t.Errorf("sampling did not go on without the server:\n%s", got)
+	}
+}
