@@ -59,4 +59,4 @@ echo "$line"
 n=$(echo "$line" | sed -n 's/^push: \([0-9]*\) intervals.*/\1/p')
 bytes=$(echo "$line" | sed -n 's/.*(\([0-9]*\) bytes).*/\1/p')
 [ -n "$n" ] && [ "$n" -gt 0 ] && echo "bytes per interval: $((bytes / n))"
-grep -c 'retrying\|dropped' "$tmp/err" | xargs printf 'retry/drop lines: %s\n'
+{ grep -c 'retrying\|oldest interval was dropped\|refused an interval' "$tmp/err" || true; } | xargs printf 'lines reporting a retry, drop or refusal: %s\n'

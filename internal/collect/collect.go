@@ -365,6 +365,9 @@ func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval 
 		}
 		interval = each.every
 	}
+	if each != nil {
+		each.tick = interval
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -398,6 +401,7 @@ func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval 
 type intervals struct {
 	fn      func(*profile.Profile)
 	every   time.Duration
+	tick    time.Duration // how often warm reads
 	forget  bool
 	sym     *symbolize.Symbolizer
 	opts    symbolize.ProfileOptions
@@ -424,9 +428,9 @@ func (iv *intervals) add(recs []sample.Record, now time.Time) error {
 		return nil
 	}
 	iv.pending = append(iv.pending, recs...)
-	// Reads come every interval give or take the scheduler: one a hair
-	// early still ends the interval, or it would last two.
-	if now.Sub(iv.start) < iv.every-iv.every/10 {
+	// Reads come every tick give or take the scheduler: one a hair early
+	// still ends the interval, or it would last a tick longer.
+	if now.Sub(iv.start) < iv.every-iv.tick/2 {
 		return nil
 	}
 	return iv.flush(now)
