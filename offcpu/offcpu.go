@@ -239,7 +239,11 @@ func (t *Tracer) Stop() {
 // blocked time counted since the previous Read, and the losses in that time;
 // it may be called while tracing runs.
 func (t *Tracer) Read() ([]sample.Record, sample.Losses, error) {
-	return t.counts.Read()
+	recs, losses, err := t.counts.Read()
+	for i := range recs {
+		recs[i].OffCPU = true
+	}
+	return recs, losses, err
 }
 
 // blockedStacks calls fn with the stacks of each thread blocked now, whose

@@ -149,6 +149,10 @@ type ProfileOptions struct {
 	// OffCPU makes the second value blocked time ("offcpu/nanoseconds")
 	// instead of CPU time ("cpu/nanoseconds").
 	OffCPU bool
+	// Wall makes the values CPU time, blocked time and their sum
+	// ("cpu", "offcpu", "wall", in nanoseconds), each record's in the
+	// first or the second by its OffCPU: where a thread's wall time goes.
+	Wall bool
 	// Period is the sampling period in nanoseconds (CPU profiles).
 	Period int64
 	// Start and Duration say when and how long the collector ran.
@@ -180,12 +184,18 @@ func (s *Symbolizer) Profile(recs []sample.Record, o ProfileOptions) (*profile.P
 		cancel:   o.Cancel,
 	}
 	p := b.p
-	if o.OffCPU {
+	switch {
+	case o.Wall:
+		p.SampleType = []*profile.ValueType{{Type: "cpu", Unit: "nanoseconds"}, {Type: "offcpu", Unit: "nanoseconds"}, {Type: "wall", Unit: "nanoseconds"}}
+		p.PeriodType = &profile.ValueType{Type: "wall", Unit: "nanoseconds"}
+		p.Period = 1
+		p.DefaultSampleType = "wall"
+	case o.OffCPU:
 		p.SampleType = []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "offcpu", Unit: "nanoseconds"}}
 		p.PeriodType = &profile.ValueType{Type: "offcpu", Unit: "nanoseconds"}
 		p.Period = 1
 		p.DefaultSampleType = "offcpu"
-	} else {
+	default:
 		p.SampleType = []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}}
 		p.PeriodType = &profile.ValueType{Type: "cpu", Unit: "nanoseconds"}
 		p.Period = o.Period
@@ -207,7 +217,16 @@ func (s *Symbolizer) Profile(recs []sample.Record, o ProfileOptions) (*profile.P
 			Label:    map[string][]string{sample.LabelComm: {r.Comm}},
 			NumLabel: map[string][]int64{sample.LabelPID: {int64(r.TGID)}, sample.LabelTID: {int64(r.TID)}},
 		}
-		smp.Location = b.kernelLocations(smp.Location, r.Kernel, o.KernelLeaf)
+		leaf := o.KernelLeaf
+		if o.Wall {
+			smp.Value = []int64{int64(r.Nanos), 0, int64(r.Nanos)}
+			if r.OffCPU {
+				smp.Value[0], smp.Value[1] = 0, int64(r.Nanos)
+			} else {
+				leaf = "" // the off-CPU trim is for blocked stacks only
+			}
+		}
+		smp.Location = b.kernelLocations(smp.Location, r.Kernel, leaf)
 		smp.Location = b.userLocations(smp.Location, r.TGID, r.User)
 		p.Sample = append(p.Sample, smp)
 	}

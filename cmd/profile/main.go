@@ -19,6 +19,7 @@ import (
 	"github.com/emberprof/ember/internal/launch"
 	"github.com/emberprof/ember/internal/prio"
 	"github.com/emberprof/ember/internal/sample"
+	"github.com/emberprof/ember/offcpu"
 	"github.com/emberprof/ember/push"
 	"github.com/emberprof/ember/sampler"
 	"github.com/emberprof/ember/symbolize"
@@ -81,6 +82,7 @@ type config struct {
 	stats    bool
 	args     []string
 	command  []string // after --: run and follow it (nil: none)
+	wall     bool     // --wall: off-CPU time beside the CPU samples
 	// push, if set, pushes each pushEvery of profile to a server.
 	push        *push.Config
 	pushEvery   time.Duration
@@ -93,6 +95,7 @@ type usageError = collect.UsageError
 
 // flags holds the values of the command line options.
 type flags struct {
+	wall                             *bool
 	push                             *push.Flags
 	pids, tids, format, output       *string
 	userOnly, kernelOnly, delimit    *bool
@@ -124,6 +127,7 @@ func defineFlags(fs *getopt.Set) *flags {
 		stats:      fs.Bool(0, "stats", "print timings and the profiler's own CPU time on stderr"),
 		unwind:     fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
 		unwindRows: fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
+		wall:       fs.Bool(0, "wall", "wall-clock time: trace off-CPU time beside the CPU samples, both in one profile (values in ns; µs in folded and SVG output)"),
 		push:       push.DefineFlags(fs),
 		http:       fs.String(0, "http", "ADDR", "", "serve a live web view of the profile on ADDR (:8080 is localhost only) while collecting, and the final profile after, until Ctrl-C"),
 	}
@@ -211,11 +215,16 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 		return nil, usageError{Err: err}
 	}
 	c.outputAsked = *f.output != "" || *f.format != "" || *f.folded
+	c.wall = *f.wall
 	if f.push.Enabled() {
 		if c.pushEvery, err = f.push.Interval(); err != nil {
 			return nil, usageError{Err: err}
 		}
-		pc, err := f.push.Config("process_cpu", push.DefaultService("profile", command, c.sampler.PIDs, procRoot))
+		name := "process_cpu"
+		if c.wall {
+			name = "wall"
+		}
+		pc, err := f.push.Config(name, push.DefaultService("profile", command, c.sampler.PIDs, procRoot))
 		if err != nil {
 			return nil, usageError{Err: err}
 		}
@@ -279,10 +288,15 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 		Args: cfg.args,
 		Open: func(ctx context.Context) (collect.Collector, error) {
 			s, err := sampler.OpenContext(ctx, cfg.sampler)
+			if err != nil || !cfg.wall {
+				return s, err
+			}
+			t, err := offcpu.OpenContext(ctx, wallOffCPU(cfg.sampler))
 			if err != nil {
+				s.Close()
 				return nil, err
 			}
-			return s, nil
+			return collect.Pair(s, t), nil
 		},
 		Duration:     cfg.duration,
 		Stats:        cfg.stats,
@@ -305,6 +319,13 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 			Stacks: "WARNING: %d stack traces could not be displayed.%s",
 			Counts: "WARNING: hash table full (%d samples dropped). Consider increasing --hash-storage-size.",
 		},
+	}
+	if cfg.wall {
+		// Both kinds of time in one profile, in nanoseconds; folded and
+		// SVG values are µs of wall time, as offcputime's are of blocked.
+		job.Profile = symbolize.ProfileOptions{Wall: true, Period: period, KernelLeaf: offcpu.KernelLeaf}
+		job.Write.Fold.SampleIndex, job.Write.Fold.Divisor = 2, 1000
+		job.Write.SVG = flamegraph.SVGOptions{Title: "Wall-Clock Time Flame Graph", CountName: "us"}
 	}
 	if cfg.format == "text" {
 		job.Header = header(cfg)
@@ -367,6 +388,9 @@ func header(cfg *config) string {
 	default:
 		b.WriteString(" of all threads")
 	}
+	if cfg.wall {
+		b.WriteString(", and their off-CPU time,")
+	}
 	switch {
 	case !cfg.sampler.KernelStacks:
 		b.WriteString(" by user stack")
@@ -409,3 +433,15 @@ const workNice = -20
 const warmInterval = time.Second
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// wallOffCPU is the off-CPU half of --wall: the same threads, stacks and
+// unwinding as the samples, every block of 1 µs or more (offcputime's -m).
+func wallOffCPU(c sampler.Config) offcpu.Config {
+	return offcpu.Config{
+		PIDs: c.PIDs, TIDs: c.TIDs, Follow: c.Follow,
+		KernelStacks: c.KernelStacks, UserStacks: c.UserStacks,
+		MinBlock:         time.Microsecond,
+		StackStorageSize: c.StackStorageSize,
+		Unwind:           c.Unwind, UnwindRows: c.UnwindRows, UnwindWarn: c.UnwindWarn,
+	}
+}

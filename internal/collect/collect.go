@@ -483,6 +483,9 @@ func Merge(recs []sample.Record) []sample.Record {
 		b = binary.NativeEndian.AppendUint32(b, r.TID)
 		b = append(b, r.Comm...)
 		b = append(b, 0)
+		if r.OffCPU {
+			b = append(b, 1)
+		}
 		for _, st := range []sample.Stack{r.Kernel, r.User} {
 			b = append(b, byte(st.State))
 			b = binary.NativeEndian.AppendUint32(b, uint32(len(st.PCs)))

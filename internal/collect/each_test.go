@@ -64,3 +64,15 @@ func TestEachInterval(t *testing.T) {
 		t.Errorf("%d interval profiles with %d samples in all, final profile %d samples: want at least 4 intervals holding every sample once", len(got), each, final)
 	}
 }
+
+// TestMergeKeepsOffCPUApart: the same thread and stacks on and off the CPU
+// (--wall) stay two records.
+func TestMergeKeepsOffCPUApart(t *testing.T) {
+	r := sample.Record{TGID: 1, TID: 1, Comm: "x", Count: 1, Nanos: 10}
+	off := r
+	off.OffCPU = true
+	got := Merge([]sample.Record{r, off, r})
+	if len(got) != 2 || got[0].Nanos != 20 || got[1].Nanos != 10 || !got[1].OffCPU {
+		t.Errorf("Merge = %+v, want the on-CPU pair summed and the off-CPU record apart", got)
+	}
+}

@@ -37,6 +37,8 @@ type Record struct {
 	// Nanos is the time the events stand for: count x period for CPU samples,
 	// total blocked time for off-CPU.
 	Nanos uint64
+	// OffCPU marks blocked time, for profiles that hold both (--wall).
+	OffCPU bool
 }
 
 // Losses counts what a collector could not record; writers report every
