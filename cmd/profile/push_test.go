@@ -163,3 +163,33 @@ func TestPushWrongURL(t *testing.T) {
 		t.Errorf("sampling did not go on without the server:\n%s", got)
 	}
 }
+
+// TestPushWall: profile --wall --push sends the wall profile type, which
+// the server gives back with exactly the wall time measured.
+func TestPushWall(t *testing.T) {
+	bpftest.Require(t)
+	srv := pyroscopetest.Start(t)
+	out := filepath.Join(t.TempDir(), "final.pb.gz")
+	var stdout, stderr bytes.Buffer
+	args := []string{"--wall", "--push", srv.URL(), "--push-interval", "1s", "-F", "99", "--format", "pprof", "-o", out, "--", spinPath(t), "1.5"}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("profile %q: exit %d: %s", args, code, stderr.String())
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, s := range p.Sample {
+		want += s.Value[2]
+	}
+	got := awaitTicks(t, srv, `wall:wall:nanoseconds:wall:nanoseconds{service_name="spin"}`, want)
+	if got.NumTicks != want || !slices.Contains(got.Names, "spin_c") {
+		t.Errorf("server has %d ns of wall time (want %d) and names %q\n%s", got.NumTicks, want, got.Names, stderr.String())
+	}
+}
