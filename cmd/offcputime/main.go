@@ -297,6 +297,9 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) (*coll
 			// Brendan Gregg's off-CPU flame graphs: the io palette, in µs.
 			SVG: flamegraph.SVGOptions{Title: "Off-CPU Time Flame Graph", CountName: "us", Colors: "io"},
 		},
+		// Symbolize what was counted once a second while tracing, as
+		// profile does, so that little is left when it ends.
+		Warm: time.Second,
 		Losses: collect.LossWords{
 			Stacks: "WARNING: %d stack traces lost and could not be displayed.%s",
 			Counts: "WARNING: %d blocks could not be counted: the hash table was full or the kernel out of memory.",
