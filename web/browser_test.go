@@ -202,6 +202,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDraws(t, ctx, n)
+	// Each key typed asks the server for the share; wait for the last.
+	chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("matched").textContent.startsWith("Matched: 88.00%")`, chromedp.WithPollingTimeout(5*time.Second)))
 	if m := eval[string](t, ctx, `document.getElementById("matched").textContent`); !strings.HasPrefix(m, "Matched: 88.00%") {
 		t.Errorf("matched %q, want 88.00%% (work 80 + other;grow 8)", m)
 	}
@@ -282,6 +284,58 @@ func TestBrowser(t *testing.T) {
 	}
 	if eval[bool](t, ctx, `window.__pwned !== undefined`) {
 		t.Error("script ran")
+	}
+	if e := eval[string](t, ctx, `window.__ember.error`); e != "" {
+		t.Errorf("page error %q", e)
+	}
+}
+
+// TestBrowserNarrow: frames too narrow for the whole view are merged, and
+// zooming into their caller fetches its own view and draws them; the
+// search share counts them all the same.
+func TestBrowserNarrow(t *testing.T) {
+	s := New()
+	s.Add("narrow", narrowProfile())
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	ctx := browser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitDraws(t, ctx, 0)
+	if names := eval[[]string](t, ctx, `window.__ember.names`); slices.Contains(names, "leaf3") || !slices.Contains(names, "big") {
+		t.Errorf("whole view drew %q", names)
+	}
+	if m := eval[float64](t, ctx, `window.__ember.search("leaf3|leaf7")`); math.Abs(m-8.0/100_040) > 1e-9 {
+		t.Errorf("matched share %g, want %g", m, 8.0/100_040)
+	}
+	eval[bool](t, ctx, `window.__ember.search("").then(() => true)`)
+	if !eval[bool](t, ctx, `window.__ember.zoomTo("small")`) {
+		t.Fatal("small not in the view")
+	}
+	names := eval[[]string](t, ctx, `window.__ember.names`)
+	for k := range 10 {
+		if !slices.Contains(names, fmt.Sprintf("leaf%d", k)) {
+			t.Errorf("leaf%d not drawn after zooming into small: %q", k, names)
+		}
+	}
+	if v := eval[int](t, ctx, `window.__ember.view`); v == 0 || slices.Contains(names, "big") {
+		t.Errorf("zoomed into small: view root %d, drew %q", v, names)
+	}
+	if l, all := rectOf(t, ctx, "leaf3"), rectOf(t, ctx, "all"); math.Abs(l.W/all.W-0.1) > 0.01 {
+		t.Errorf("leaf3 is %.1f of %.1f pixels, want a tenth", l.W, all.W)
+	}
+	// Clicking a dimmed caller zooms back out to the whole view.
+	m := rectOf(t, ctx, "main")
+	n := draws(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(m.X+m.W/2, m.Y+m.H/2)); err != nil {
+		t.Fatal(err)
+	}
+	waitDraws(t, ctx, n)
+	if names := eval[[]string](t, ctx, `window.__ember.names`); !slices.Contains(names, "big") || eval[string](t, ctx, `window.__ember.zoom`) != "main" {
+		t.Errorf("after clicking main: drew %q", names)
 	}
 	if e := eval[string](t, ctx, `window.__ember.error`); e != "" {
 		t.Errorf("page error %q", e)

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +33,26 @@ var assets embed.FS
 type Server struct {
 	mu       sync.Mutex
 	profiles []*entry
+
+	// Built trees, most recently used last: the page asks for the same
+	// tree again on every zoom, search and live poll.
+	cacheMu sync.Mutex
+	cache   []cached
+}
+
+// cacheSize bounds the trees kept: a few filters and sample types of the
+// profile looked at, and the previous version of a live one.
+const cacheSize = 8
+
+type cacheKey struct {
+	p, version, base, baseVersion int
+	typ                           string
+	f                             Filter
+}
+
+type cached struct {
+	key cacheKey
+	b   *built
 }
 
 type entry struct {
@@ -39,6 +60,7 @@ type entry struct {
 	p       *profile.Profile // never changed once stored: Merge replaces it
 	version int
 	live    bool
+	id      int // set on the copies get returns
 }
 
 // New returns a Server with no profiles.
@@ -99,6 +121,7 @@ func (s *Server) get(id string) (*entry, bool) {
 		return nil, false
 	}
 	e := *s.profiles[n]
+	e.id = n
 	return &e, true
 }
 
@@ -129,6 +152,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.list(w)
 	case "/api/tree":
 		s.tree(w, r)
+	case "/api/search":
+		s.search(w, r)
 	case "/api/processes":
 		s.processes(w, r)
 	case "/download":
@@ -210,40 +235,111 @@ func filter(r *http.Request) (Filter, error) {
 		}
 		f.PID = n
 	}
+	if v := q.Get("tid"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return f, fmt.Errorf("tid %q: give a thread ID", v)
+		}
+		f.TID = n
+	}
 	f.Comm = q.Get("comm")
 	return f, nil
 }
 
-// tree serves the frame tree of profile p, sample type type, with the
-// samples the filter keeps; with base, the tree is a diff against that
-// profile's samples of the same type.
-func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
+// errChanged says a request named a version of the tree no longer kept.
+var errChanged = errors.New("the profile changed; reload the tree")
+
+// builtFor returns the tree a request asks for (profile p, sample type
+// type, base, filter) and its version, from the cache when it can. A
+// request naming a version v gets that version or errChanged, so that
+// node ids it got from an earlier view still mean the same nodes.
+func (s *Server) builtFor(r *http.Request) (*built, string, int, error) {
 	q := r.URL.Query()
 	e, ok := s.get(q.Get("p"))
 	if !ok {
-		http.NotFound(w, r)
-		return
+		return nil, "", http.StatusNotFound, errors.New("no such profile")
 	}
 	var base *entry
 	if b := q.Get("base"); b != "" {
 		if base, ok = s.get(b); !ok {
-			http.NotFound(w, r)
-			return
+			return nil, "", http.StatusNotFound, errors.New("no such base profile")
 		}
 	}
 	f, err := filter(r)
 	if err != nil {
-		badRequest(w, err.Error())
+		return nil, "", http.StatusBadRequest, err
+	}
+	key := cacheKey{p: e.id, version: e.version, base: -1, typ: q.Get("type"), f: f}
+	if base != nil {
+		key.base, key.baseVersion = base.id, base.version
+	}
+	cur := key
+	if v := q.Get("v"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d.%d", &key.version, &key.baseVersion); err != nil {
+			return nil, "", http.StatusBadRequest, fmt.Errorf("v %q: give the version a tree came with", v)
+		}
+	}
+	version := fmt.Sprintf("%d.%d", key.version, key.baseVersion)
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for i, c := range s.cache {
+		if c.key == key {
+			s.cache = append(slices.Delete(s.cache, i, i+1), c)
+			return c.b, version, 0, nil
+		}
+	}
+	if key != cur {
+		return nil, "", http.StatusConflict, errChanged
+	}
+	// Built under the lock: the same tree asked for twice is built once.
+	b, err := build(e.p, base.profile(), key.typ, f)
+	if err != nil {
+		return nil, "", http.StatusBadRequest, err
+	}
+	if len(s.cache) >= cacheSize {
+		s.cache = slices.Delete(s.cache, 0, 1)
+	}
+	s.cache = append(s.cache, cached{key, b})
+	return b, version, 0, nil
+}
+
+// tree serves a view of the frame tree (see built.appendView): of the
+// whole profile, or with root, of the subtree under that node.
+func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
+	b, version, code, err := s.builtFor(r)
+	if err != nil {
+		http.Error(w, err.Error(), code)
 		return
 	}
-	b, err := TreeJSON(e.p, base.profile(), q.Get("type"), f)
-	if err != nil {
-		badRequest(w, err.Error())
-		return
+	root := int32(0)
+	if v := r.URL.Query().Get("root"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 0 || int(n) >= len(b.t.name) {
+			badRequest(w, fmt.Sprintf("root %q: give a node id from the tree", v))
+			return
+		}
+		root = int32(n)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(b)
+	w.Write(b.appendView(make([]byte, 0, 4096), root, version))
+}
+
+// search serves the share of the samples with a frame matching the
+// regular expression q (matched literally if it is not one), each sample
+// counted once: the page shows it beside the search box.
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	b, _, code, err := s.builtFor(r)
+	if err != nil {
+		http.Error(w, err.Error(), code)
+		return
+	}
+	q := r.URL.Query().Get("q")
+	re, err := regexp.Compile(q)
+	if err != nil {
+		re = regexp.MustCompile(regexp.QuoteMeta(q))
+	}
+	writeJSON(w, map[string]any{"matched": b.match(re), "sum": b.t.sum})
 }
 
 func (e *entry) profile() *profile.Profile {
@@ -254,42 +350,15 @@ func (e *entry) profile() *profile.Profile {
 }
 
 // TreeJSON builds the frame tree of p's samples of sample type typ ("" for
-// the default) that f keeps, and encodes it for the page; with base, each
-// node also gets base's value (a differential view).
+// the default) that f keeps, and encodes the whole profile's view of it for
+// the page; with base, each node also gets base's value (a differential
+// view).
 func TreeJSON(p, base *profile.Profile, typ string, f Filter) ([]byte, error) {
-	t := newTree()
-	meta := map[string]any{"diff": base != nil}
-	if p == nil {
-		meta["type"], meta["unit"] = typ, ""
-		meta["sum"] = 0
-		return t.appendJSON(nil, meta), nil
-	}
-	idx, err := sampleIndex(p, typ)
+	b, err := build(p, base, typ, f)
 	if err != nil {
 		return nil, err
 	}
-	st := p.SampleType[idx]
-	meta["type"], meta["unit"] = Display(st.Type), Display(st.Unit)
-	t.hasComm = hasComm(p, base)
-	if base != nil {
-		bi, err := sampleIndex(base, st.Type)
-		if err != nil {
-			return nil, fmt.Errorf("the base profile has no sample type %q", st.Type)
-		}
-		t.add(base, bi, f, true)
-	}
-	t.add(p, idx, f, false)
-	if t.before != nil {
-		// Nodes added by p after base's pass.
-		for len(t.before) < len(t.total) {
-			t.before = append(t.before, 0)
-		}
-	}
-	meta["sum"] = t.sum
-	if base != nil {
-		meta["sumBefore"] = t.sumB
-	}
-	return t.appendJSON(make([]byte, 0, 64+len(t.name)*16), meta), nil
+	return b.appendView(nil, 0, "1.0"), nil
 }
 
 type processJSON struct {

@@ -8,8 +8,11 @@
   const MAXROWS = 2000; // a canvas taller than ~32k pixels is not drawn
   const st = { p: 0, type: "", base: "", proc: "", icicle: false, zoomPath: [], versions: "", sortKey: "self", sortDesc: true };
   let profiles = [];
-  let data = null;
+  let data = null; // the view drawn: the whole profile's, or a zoomed subtree's
+  let whole = null; // the whole profile's view
+  let views = new Map(); // subtree views of whole, by tree id
   let zoom = 0;
+  const NARROW = 20000; // the server merges frames under 1/NARROW of a view
   let rows = []; // per depth: drawn frames [x, w, node], left to right
   let matchName = null;
   let loading = 0;
@@ -106,30 +109,71 @@
       return;
     }
     if (my !== loading) return; // a newer request superseded this one
-    prepare(j);
-    // Keep the zoom across refreshes: find the same path of names.
+    whole = prepare(j);
+    views = new Map();
+    data = whole;
     zoom = 0;
-    for (const nm of st.zoomPath) {
-      const c = findChild(zoom, nm);
-      if (c < 0) break;
-      zoom = c;
-    }
-    st.zoomPath = pathOf(zoom);
-    runSearch();
-    draw();
     buildTop();
+    // Keep the zoom across refreshes: find the same path of names.
+    await zoomToPath(st.zoomPath, my);
+    if (my !== loading) return;
+    await runSearch();
+    if (my !== loading) return;
+    draw();
     hook.loadMs = performance.now() - t0;
     status(data.sum === 0 ? "no samples" + (st.proc ? " for this process" : " yet") : "");
     hook.ready = true;
   }
 
+  // zoomToPath zooms to the frame at a path of names, as deep as it still
+  // exists, fetching the subtree's own view where the frames it needs
+  // were merged as too narrow in the view at hand.
+  async function zoomToPath(path, my) {
+    let d = whole, z = whole.root, k = 0;
+    for (;;) {
+      for (; k < path.length; k++) {
+        const c = findChild(d, z, path[k]);
+        if (c < 0) break;
+        z = c;
+      }
+      if (z === d.root || !d.narrowBelow[z] || !needsView(d, z)) break;
+      const id = d.id[z];
+      let v = views.get(id);
+      if (!v) {
+        try {
+          v = prepare(await getJSON(treeURL() + "&root=" + id + "&v=" + encodeURIComponent(whole.version)));
+        } catch (e) {
+          if (my === loading) status(String(e.message), true);
+          break;
+        }
+        if (my !== loading) return;
+        views.set(id, v);
+      }
+      d = v;
+      z = v.root;
+    }
+    data = d;
+    zoom = z;
+    st.zoomPath = pathOf(z);
+  }
+
+  // needsView says whether the frames merged away under z would be a
+  // device pixel wide once z fills the canvas.
+  function needsView(d, z) {
+    const px = Math.max(100, canvas.clientWidth) * (window.devicePixelRatio || 1);
+    return d.total[z] * NARROW < d.total[d.root] * px;
+  }
+
+  const nameOf = (i) => (data.name[i] < 0 ? "(narrow)" : data.names[data.name[i]]);
+
   function prepare(j) {
     const n = j.name.length;
     const d = {
       names: j.names, diff: j.diff, unit: j.unit, type: j.type, sum: j.sum, sumBefore: j.sumBefore || 0,
+      version: j.version, root: j.root, id: Int32Array.from(j.id), fself: j.fself, ftotal: j.ftotal,
       name: Int32Array.from(j.name), total: Float64Array.from(j.total), size: Int32Array.from(j.size),
       before: j.before ? Float64Array.from(j.before) : null,
-      depth: new Int32Array(n), parent: new Int32Array(n), maxDepth: 0,
+      depth: new Int32Array(n), parent: new Int32Array(n), maxDepth: 0, narrowBelow: new Uint8Array(n),
     };
     d.self = Float64Array.from(d.total);
     d.selfBefore = d.before ? Float64Array.from(d.before) : null;
@@ -152,18 +196,19 @@
       for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(d.self[i] - d.selfBefore[i] * d.scale));
       d.maxDelta = m;
     }
-    data = d;
+    for (let i = n - 1; i > 0; i--) if (d.narrowBelow[i] || d.name[i] < 0) d.narrowBelow[d.parent[i]] = 1;
+    return d;
   }
 
-  function findChild(i, nm) {
-    const end = i + data.size[i];
-    for (let c = i + 1; c < end; c += data.size[c]) if (data.names[data.name[c]] === nm) return c;
+  function findChild(d, i, nm) {
+    const end = i + d.size[i];
+    for (let c = i + 1; c < end; c += d.size[c]) if (d.name[c] >= 0 && d.names[d.name[c]] === nm) return c;
     return -1;
   }
 
   function pathOf(i) {
     const p = [];
-    for (; i > 0; i = data.parent[i]) p.push(data.names[data.name[i]]);
+    for (; i > 0; i = data.parent[i]) p.push(nameOf(i));
     return p.reverse();
   }
 
@@ -194,6 +239,7 @@
   }
 
   function color(i) {
+    if (data.name[i] < 0) return "rgb(200,200,200)";
     if (matchName && matchName[data.name[i]]) return "rgb(230,0,230)";
     if (data.diff) return diffColor(i);
     return hot(data.names[data.name[i]]);
@@ -226,7 +272,7 @@
       ctx.fillStyle = color(i);
       const yy = y(depth);
       ctx.fillRect(x, yy, Math.max(w - 0.5, minW), H - 1);
-      const nm = i === 0 ? "all" : d.names[d.name[i]];
+      const nm = nameOf(i);
       names.push(nm);
       count++;
       if (w > 3 * charW + 6) {
@@ -258,10 +304,11 @@
     hook.draws++;
     hook.drawn = count;
     hook.names = names;
-    hook.zoom = zoom === 0 ? "" : d.names[d.name[zoom]];
+    hook.zoom = d.parent[zoom] < 0 ? "" : nameOf(zoom);
+    hook.view = d.root; // the view's own root: > 0 in a fetched subtree view
     hook.drawMs = performance.now() - t0;
     if (!hook.firstDrawAt) hook.firstDrawAt = performance.now();
-    $("reset").disabled = zoom === 0;
+    $("reset").disabled = d.parent[zoom] < 0;
   }
 
   // Where frame i was drawn, in client coordinates (for tests).
@@ -270,7 +317,7 @@
     const nrows = Math.min(data.maxDepth + 1, MAXROWS);
     for (let depth = 0; depth < rows.length; depth++) {
       for (const [x, w, i] of rows[depth] || []) {
-        if ((i === 0 ? "all" : data.names[data.name[i]]) === nm) {
+        if (nameOf(i) === nm) {
           const yy = (st.icicle ? depth : nrows - 1 - depth) * H;
           return { x: b.left + x, y: b.top + yy, w, h: H - 1 };
         }
@@ -307,8 +354,9 @@
     const i = at(ev);
     if (i < 0) { tip.classList.add("hide"); return; }
     const d = data;
-    const nm = i === 0 ? "all" : d.names[d.name[i]];
+    const nm = nameOf(i);
     let text = nm + "\n" + fmt(d.total[i]) + " (" + pct(d.total[i], d.sum) + " of all), self " + fmt(d.self[i]);
+    if (d.name[i] < 0) text = "(narrow)\n" + fmt(d.total[i]) + " (" + pct(d.total[i], d.sum) + " of all) in frames each under 1/" + NARROW + " of the view, merged: click to zoom in";
     if (d.diff) {
       const b = d.before[i] * d.scale;
       text += "\nbase " + fmt(b) + " → " + fmt(d.total[i]) + " (" + (d.total[i] >= b ? "+" : "") + pct(d.total[i] - b, d.sum) + " of all)";
@@ -326,21 +374,24 @@
   canvas.addEventListener("click", (ev) => {
     const i = at(ev);
     if (i < 0) return;
-    setZoom(i);
+    setZoom(data.name[i] < 0 ? data.parent[i] : i);
   });
 
-  function setZoom(i) {
-    zoom = i;
+  async function setZoom(i) {
     st.zoomPath = pathOf(i);
+    await zoomToPath(st.zoomPath, loading);
     draw();
   }
 
   // Search: frames whose name matches are highlighted; the matched share is
   // of all samples, each sample counted once however many matched frames
   // it has (a matched frame's subtree is skipped).
-  function runSearch() {
+  // The share is the server's: the view holds merged narrow frames.
+  let searching = 0;
+  async function runSearch() {
     const q = $("search").value;
-    if (!data || q === "") {
+    const my = ++searching;
+    if (!whole || q === "") {
       matchName = null;
       hook.matched = null;
       hook.matchedText = "";
@@ -349,13 +400,18 @@
     }
     let re;
     try { re = new RegExp(q); } catch (e) { re = new RegExp(q.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")); }
-    const d = data;
-    matchName = new Uint8Array(d.names.length);
-    for (let k = 1; k < d.names.length; k++) if (re.test(d.names[k])) matchName[k] = 1;
-    let m = 0;
-    for (let i = 1; i < d.total.length;) {
-      if (matchName[d.name[i]]) { m += d.total[i]; i += d.size[i]; } else i++;
+    const d = whole;
+    const mn = new Uint8Array(d.names.length);
+    for (let k = 1; k < d.names.length; k++) if (re.test(d.names[k])) mn[k] = 1;
+    let m;
+    try {
+      m = (await getJSON(treeURL().replace("api/tree", "api/search") + "&v=" + encodeURIComponent(d.version) + "&q=" + encodeURIComponent(q))).matched;
+    } catch (e) {
+      if (my === searching) status(String(e.message), true);
+      return;
     }
+    if (my !== searching) return;
+    matchName = mn;
     hook.matched = d.sum > 0 ? m / d.sum : 0;
     hook.matchedText = "Matched: " + pct(m, d.sum) + " (" + fmt(m) + ")";
     $("matched").textContent = hook.matchedText;
@@ -365,18 +421,9 @@
   // per stack however often it recurses.
   let top = [];
   function buildTop() {
-    const d = data;
+    const d = whole;
     const nn = d.names.length;
-    const self = new Float64Array(nn), total = new Float64Array(nn), on = new Int32Array(nn);
-    const stack = [];
-    for (let i = 1; i < d.total.length; i++) {
-      while (stack.length && stack[stack.length - 1] + d.size[stack[stack.length - 1]] <= i) on[d.name[stack.pop()]]--;
-      const k = d.name[i];
-      self[k] += d.self[i];
-      if (on[k] === 0) total[k] += d.total[i];
-      on[k]++;
-      stack.push(i);
-    }
+    const self = d.fself, total = d.ftotal; // the server's, over every frame
     top = [];
     for (let k = 1; k < nn; k++) if (total[k] > 0 || self[k] > 0) top.push({ name: d.names[k], self: self[k], total: total[k] });
     renderTop();
@@ -391,7 +438,7 @@
       return st.sortDesc ? -c : c;
     });
     const body = document.createElement("tbody");
-    const sum = data ? data.sum : 0;
+    const sum = whole ? whole.sum : 0;
     for (const r of rowsT.slice(0, 300)) {
       const tr = document.createElement("tr");
       for (const [v, cls] of [[r.name, ""], [fmt(r.self), "num"], [pct(r.self, sum), "num"], [fmt(r.total), "num"], [pct(r.total, sum), "num"]]) {
@@ -403,8 +450,7 @@
       tr.title = r.name;
       tr.addEventListener("click", () => {
         $("search").value = "^" + r.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "$";
-        runSearch();
-        draw();
+        runSearch().then(draw);
       });
       body.appendChild(tr);
     }
@@ -426,8 +472,8 @@
       const j = await getJSON("api/profiles");
       profiles = j.profiles;
       fillSelects();
-      if (full) await fillProcesses();
-      await loadTree();
+      // The process menu and the tree are independent: fetch them at once.
+      await Promise.all([full ? fillProcesses() : null, loadTree()]);
     } catch (e) {
       status(String(e.message), true);
     }
@@ -456,7 +502,7 @@
   $("base").addEventListener("change", () => { st.base = $("base").value; refresh(false); });
   $("process").addEventListener("change", () => { st.proc = $("process").value; st.zoomPath = []; loadTree(); });
   $("normalize").addEventListener("change", () => loadTree());
-  $("search").addEventListener("input", () => { runSearch(); if (data) draw(); });
+  $("search").addEventListener("input", () => runSearch().then(() => { if (data) draw(); }));
   $("topfilter").addEventListener("input", renderTop);
   $("reset").addEventListener("click", () => setZoom(0));
   $("icicle").addEventListener("click", () => { st.icicle = !st.icicle; $("icicle").textContent = st.icicle ? "Flame" : "Icicle"; draw(); });
@@ -466,8 +512,7 @@
     const inField = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
     if (ev.key === "Escape") {
       $("search").value = "";
-      runSearch();
-      if (data) draw();
+      runSearch().then(() => { if (data) draw(); });
       if (inField) ev.target.blur();
       return;
     }
@@ -505,10 +550,14 @@
   });
 
   // Test hooks to drive the page without the mouse.
-  hook.search = (q) => { $("search").value = q; runSearch(); draw(); return hook.matched; };
+  hook.search = async (q) => { $("search").value = q; await runSearch(); draw(); return hook.matched; };
   hook.setBase = async (id) => { st.base = id === null ? "" : String(id); await refresh(false); };
   hook.setProcess = async (v) => { st.proc = v; st.zoomPath = []; await loadTree(); };
   hook.setType = async (t) => { st.type = t; await refresh(true); };
+  hook.zoomTo = async (nm) => {
+    for (let i = 0; i < data.total.length; i++) if (nameOf(i) === nm) { await setZoom(i); return true; }
+    return false;
+  };
   hook.color = (nm) => {
     for (let i = 0; i < data.total.length; i++) if (data.names[data.name[i]] === nm) return color(i);
     return null;
