@@ -341,3 +341,67 @@ func TestBrowserNarrow(t *testing.T) {
 		t.Errorf("page error %q", e)
 	}
 }
+
+// TestBrowserSandwich: the top table's button shows a function's callers
+// above it and its callees below, merged over every place it occurs, and
+// Shift+click on a frame does the same.
+func TestBrowserSandwich(t *testing.T) {
+	s := New()
+	s.Add("x", newBuilder().
+		add("app", 1, 5, "main", "a", "lock", "futex").
+		add("app", 1, 3, "main", "b", "lock", "spin").
+		add("app", 1, 12, "main", "c").p)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	ctx := browser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitDraws(t, ctx, 0)
+	// The button on lock's row of the top table.
+	eval[bool](t, ctx, `(() => { for (const tr of document.querySelectorAll("#top tbody tr")) if (tr.firstChild.textContent === "lock") { tr.querySelector("button").click(); return true } return false })()`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.__ember.sandwich && window.__ember.sandwich.fn === "lock"`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Fatalf("no sandwich drawn: %v", err)
+	}
+	type sw struct {
+		Fn      string   `json:"fn"`
+		Callers []string `json:"callers"`
+		Callees []string `json:"callees"`
+	}
+	got := eval[sw](t, ctx, `window.__ember.sandwich`)
+	if !slices.Equal(got.Callers[:1], []string{"lock"}) || !slices.Contains(got.Callers, "a") || !slices.Contains(got.Callers, "b") || !slices.Contains(got.Callers, "app") || slices.Contains(got.Callers, "c") || slices.Contains(got.Callers, "futex") {
+		t.Errorf("callers drew %q", got.Callers)
+	}
+	if !slices.Equal(got.Callees[:1], []string{"lock"}) || !slices.Contains(got.Callees, "futex") || !slices.Contains(got.Callees, "spin") || slices.Contains(got.Callees, "main") {
+		t.Errorf("callees drew %q", got.Callees)
+	}
+	if eval[string](t, ctx, `document.getElementById("swname").textContent`) != "lock" || eval[bool](t, ctx, `document.getElementById("sandwich").classList.contains("hide")`) {
+		t.Error("sandwich section not shown")
+	}
+	// lock is at the bottom of the callers and the top of the callees:
+	// the two meet at the function.
+	if h := eval[float64](t, ctx, `document.getElementById("callers").clientHeight`); h != 16*4 {
+		t.Errorf("callers canvas %g pixels high, want 4 rows (lock a main app)", h)
+	}
+	artefact(t, ctx, "web-sandwich.png")
+	// Esc closes it; Shift+click on futex in the flame graph opens its own.
+	chromedp.Do(ctx, chromedp.KeyEvent("\x1b"))
+	if !eval[bool](t, ctx, `document.getElementById("sandwich").classList.contains("hide")`) {
+		t.Error("Esc did not close the sandwich")
+	}
+	f := rectOf(t, ctx, "futex")
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(f.X+f.W/2, f.Y+f.H/2, chromedp.ButtonModifiers(chromedp.ModifierShift))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.__ember.sandwich && window.__ember.sandwich.fn === "futex"`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Fatalf("Shift+click: no sandwich of futex: %v", err)
+	}
+	if got := eval[sw](t, ctx, `window.__ember.sandwich`); !slices.Equal(got.Callees, []string{"futex"}) || !slices.Contains(got.Callers, "lock") {
+		t.Errorf("futex sandwich: %+v", got)
+	}
+	if z := eval[string](t, ctx, `window.__ember.zoom`); z != "" {
+		t.Errorf("Shift+click zoomed to %q", z)
+	}
+}

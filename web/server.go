@@ -154,6 +154,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.tree(w, r)
 	case "/api/search":
 		s.search(w, r)
+	case "/api/sandwich":
+		s.sandwich(w, r)
 	case "/api/processes":
 		s.processes(w, r)
 	case "/download":
@@ -340,6 +342,29 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		re = regexp.MustCompile(regexp.QuoteMeta(q))
 	}
 	writeJSON(w, map[string]any{"matched": b.match(re), "sum": b.t.sum})
+}
+
+// sandwich serves the callers and the callees of the function named fn,
+// each a view as the tree's (built.sandwich).
+func (s *Server) sandwich(w http.ResponseWriter, r *http.Request) {
+	b, version, code, err := s.builtFor(r)
+	if err != nil {
+		http.Error(w, err.Error(), code)
+		return
+	}
+	fn := r.URL.Query().Get("fn")
+	up, down, ok := b.sandwich(fn)
+	if !ok {
+		http.Error(w, "fn: no function of that name in this profile", http.StatusNotFound)
+		return
+	}
+	out := append(make([]byte, 0, 4096), `{"callers":`...)
+	out = up.appendView(out, 0, version)
+	out = append(out, `,"callees":`...)
+	out = down.appendView(out, 0, version)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(out, '}'))
 }
 
 func (e *entry) profile() *profile.Profile {

@@ -246,3 +246,63 @@ func appendInt64s(b []byte, key string, v []int64) []byte {
 	}
 	return append(b, ']')
 }
+
+// sandwich builds the trees of one function merged over every place it
+// occurs: callers, the function at the root and its callers above it, and
+// callees, the function at the root and what it calls. A recursive
+// function is counted at its outermost frame only.
+func (b *built) sandwich(fn string) (callers, callees *built, ok bool) {
+	t := b.t
+	hit := make([]bool, len(t.names))
+	root := int32(-1)
+	for k := 1; k < len(t.names); k++ {
+		if Display(t.names[k]) == fn {
+			hit[k] = true
+			if root < 0 {
+				root = int32(k)
+			}
+		}
+	}
+	if root < 0 {
+		return nil, nil, false
+	}
+	mk := func() *tree {
+		return &tree{names: t.names, kids: map[uint64]int32{}, name: []int32{root}, parent: []int32{-1}, total: []int64{0}}
+	}
+	up, down := mk(), mk()
+	newOf := make([]int32, len(t.name))
+	for i := 1; i < len(b.pre); {
+		v := b.pre[i]
+		if !hit[t.name[v]] {
+			i++
+			continue
+		}
+		val := t.total[v]
+		up.total[0] += val
+		cur := int32(0)
+		for a := t.parent[v]; a > 0; a = t.parent[a] {
+			cur = up.child(cur, t.name[a])
+			up.total[cur] += val
+		}
+		down.total[0] += val
+		newOf[v] = 0
+		end := i + int(b.size[v])
+		for j := i + 1; j < end; j++ {
+			u := b.pre[j]
+			n := down.child(newOf[t.parent[u]], t.name[u])
+			newOf[u] = n
+			down.total[n] += t.total[u]
+		}
+		i = end
+	}
+	finish := func(nt *tree) *built {
+		s := &built{t: nt, meta: b.meta}
+		s.pre, s.size = nt.order()
+		s.pos = make([]int32, len(s.pre))
+		for i, v := range s.pre {
+			s.pos[v] = int32(i)
+		}
+		return s
+	}
+	return finish(up), finish(down), true
+}

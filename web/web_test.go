@@ -501,3 +501,38 @@ func TestViews(t *testing.T) {
 		}
 	}
 }
+
+// TestSandwich: a function's callers and callees merged over every place
+// it occurs, recursion counted once.
+func TestSandwich(t *testing.T) {
+	s := New()
+	s.Add("x", newBuilder().
+		add("app", 1, 5, "main", "a", "lock", "futex").
+		add("app", 1, 3, "main", "b", "lock", "spin").
+		add("app", 1, 2, "main", "b", "lock", "lock", "futex").
+		add("app", 1, 7, "main", "c").p)
+	w := get(t, s, "/api/sandwich?p=0&type=samples&fn=lock")
+	var sw struct{ Callers, Callees wire }
+	if err := json.Unmarshal(w.Body.Bytes(), &sw); err != nil {
+		t.Fatalf("%s: %v", w.Body, err)
+	}
+	up, down := sw.Callers.paths(), sw.Callees.paths()
+	wantUp := map[string]int64{"lock": 10, "lock;a": 5, "lock;b": 5, "lock;a;main": 5, "lock;b;main;app": 5}
+	wantDown := map[string]int64{"lock": 10, "lock;futex": 5, "lock;spin": 3, "lock;lock": 2, "lock;lock;futex": 2}
+	for k, v := range wantUp {
+		if up[k] != v {
+			t.Errorf("callers %s = %d, want %d (%v)", k, up[k], v, up)
+		}
+	}
+	for k, v := range wantDown {
+		if down[k] != v {
+			t.Errorf("callees %s = %d, want %d (%v)", k, down[k], v, down)
+		}
+	}
+	if _, ok := up["lock;c"]; ok {
+		t.Errorf("c does not call lock: %v", up)
+	}
+	if w := get(t, s, "/api/sandwich?p=0&fn=nope"); w.Code != 404 {
+		t.Errorf("unknown function: %d", w.Code)
+	}
+}

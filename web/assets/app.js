@@ -120,6 +120,7 @@
     await runSearch();
     if (my !== loading) return;
     draw();
+    if (sandwich) openSandwich(sandwich.fn); // the profile changed under it
     hook.loadMs = performance.now() - t0;
     status(data.sum === 0 ? "no samples" + (st.proc ? " for this process" : " yet") : "");
     hook.ready = true;
@@ -164,7 +165,7 @@
     return d.total[z] * NARROW < d.total[d.root] * px;
   }
 
-  const nameOf = (i) => (data.name[i] < 0 ? "(narrow)" : data.names[data.name[i]]);
+  const nameOf = (i, d = data) => (d.name[i] < 0 ? "(narrow)" : d.names[d.name[i]]);
 
   function prepare(j) {
     const n = j.name.length;
@@ -238,53 +239,51 @@
     return "rgb(255,255,255)";
   }
 
-  function color(i) {
-    if (data.name[i] < 0) return "rgb(200,200,200)";
-    if (matchName && matchName[data.name[i]]) return "rgb(230,0,230)";
-    if (data.diff) return diffColor(i);
-    return hot(data.names[data.name[i]]);
+  function color(i, d = data) {
+    if (d.name[i] < 0) return "rgb(200,200,200)";
+    if (matchName && matchName[d.name[i]]) return "rgb(230,0,230)";
+    if (d.diff && d.before) return diffColor(i);
+    return hot(d.names[d.name[i]]);
   }
 
   let charW = 7;
-  function draw() {
-    const t0 = performance.now();
-    const d = data;
+  // paint draws view d on canvas cv, zoomed to frame z: its callers span
+  // the width, dimmed; frames under a device pixel are skipped. It returns
+  // where each frame went, per depth, left to right.
+  function paint(cv, d, z, icicle) {
+    const c2 = cv.getContext("2d");
     const dpr = window.devicePixelRatio || 1;
-    const W = Math.max(100, canvas.clientWidth);
+    const W = Math.max(100, cv.clientWidth);
     const nrows = Math.min(d.maxDepth + 1, MAXROWS);
-    canvas.style.height = nrows * H + "px";
-    canvas.width = Math.round(W * dpr);
-    canvas.height = Math.round(nrows * H * dpr);
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.font = "12px system-ui, sans-serif";
-    ctx.textBaseline = "middle";
-    charW = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEF").width / 32;
-    rows = [];
-    const names = [];
-    let count = 0;
+    cv.style.height = nrows * H + "px";
+    cv.width = Math.round(W * dpr);
+    cv.height = Math.round(nrows * H * dpr);
+    c2.setTransform(dpr, 0, 0, dpr, 0, 0);
+    c2.font = "12px system-ui, sans-serif";
+    c2.textBaseline = "middle";
+    charW = c2.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEF").width / 32;
+    const out = { rows: [], names: [], d, icicle, nrows, cv };
     const minW = 1 / dpr; // narrower than a device pixel: not drawn
-    const y = (depth) => (st.icicle ? depth : nrows - 1 - depth) * H;
+    const y = (depth) => (icicle ? depth : nrows - 1 - depth) * H;
     const frame = (i, x, w, dim) => {
       const depth = d.depth[i];
       if (depth >= MAXROWS) return;
-      (rows[depth] || (rows[depth] = [])).push([x, w, i]);
-      ctx.globalAlpha = dim ? 0.55 : 1;
-      ctx.fillStyle = color(i);
+      (out.rows[depth] || (out.rows[depth] = [])).push([x, w, i]);
+      c2.globalAlpha = dim ? 0.55 : 1;
+      c2.fillStyle = color(i, d);
       const yy = y(depth);
-      ctx.fillRect(x, yy, Math.max(w - 0.5, minW), H - 1);
-      const nm = nameOf(i);
-      names.push(nm);
-      count++;
+      c2.fillRect(x, yy, Math.max(w - 0.5, minW), H - 1);
+      const nm = nameOf(i, d);
+      out.names.push(nm);
       if (w > 3 * charW + 6) {
         const fit = Math.floor((w - 6) / charW);
         const label = nm.length <= fit ? nm : nm.slice(0, Math.max(fit - 2, 1)) + "..";
-        ctx.fillStyle = "#000";
-        ctx.fillText(label, x + 3, yy + H / 2);
+        c2.fillStyle = "#000";
+        c2.fillText(label, x + 3, yy + H / 2);
       }
     };
-    // The zoomed frame's callers span the width, dimmed.
-    for (let a = d.parent[zoom]; a >= 0; a = d.parent[a]) frame(a, 0, W, true);
-    const zt = d.total[zoom];
+    for (let a = d.parent[z]; a >= 0; a = d.parent[a]) frame(a, 0, W, true);
+    const zt = d.total[z];
     if (zt > 0) {
       const scale = W / zt;
       const walk = (i, x) => {
@@ -297,18 +296,59 @@
           x += d.total[c] * scale;
         }
       };
-      walk(zoom, 0);
+      walk(z, 0);
     }
-    for (const r of rows) if (r) r.sort((a, b) => a[0] - b[0]);
-    ctx.globalAlpha = 1;
+    for (const r of out.rows) if (r) r.sort((a, b) => a[0] - b[0]);
+    c2.globalAlpha = 1;
+    return out;
+  }
+
+  let painted = null; // the main canvas's paint
+  function draw() {
+    const t0 = performance.now();
+    const d = data;
+    painted = paint(canvas, d, zoom, st.icicle);
+    rows = painted.rows;
     hook.draws++;
-    hook.drawn = count;
-    hook.names = names;
+    hook.drawn = painted.names.length;
+    hook.names = painted.names;
     hook.zoom = d.parent[zoom] < 0 ? "" : nameOf(zoom);
     hook.view = d.root; // the view's own root: > 0 in a fetched subtree view
     hook.drawMs = performance.now() - t0;
     if (!hook.firstDrawAt) hook.firstDrawAt = performance.now();
     $("reset").disabled = d.parent[zoom] < 0;
+    if (sandwich) drawSandwich();
+  }
+
+  // The sandwich view: one function's callers above it (a flame graph of
+  // callers) and its callees below (an icicle), merged over every place
+  // it occurs.
+  let sandwich = null; // { fn, callers, callees, up, down } while shown
+  async function openSandwich(fn) {
+    let j;
+    try {
+      j = await getJSON(treeURL().replace("api/tree", "api/sandwich") + "&v=" + encodeURIComponent(whole.version) + "&fn=" + encodeURIComponent(fn));
+    } catch (e) {
+      status(String(e.message), true);
+      return;
+    }
+    sandwich = { fn, callers: prepare(j.callers), callees: prepare(j.callees) };
+    $("sandwich").classList.remove("hide");
+    $("swname").textContent = fn;
+    drawSandwich();
+    $("sandwich").scrollIntoView({ block: "nearest" });
+  }
+  function closeSandwich() {
+    sandwich = null;
+    hook.sandwich = null;
+    $("sandwich").classList.add("hide");
+  }
+  function drawSandwich() {
+    const sw = sandwich;
+    sw.up = paint($("callers"), sw.callers, 0, false);
+    sw.down = paint($("callees"), sw.callees, 0, true);
+    hook.sandwich = { fn: sw.fn, callers: sw.up.names, callees: sw.down.names, total: sw.callers.total[0] };
+    hook.sandwichDraws = (hook.sandwichDraws || 0) + 1;
   }
 
   // Where frame i was drawn, in client coordinates (for tests).
@@ -326,14 +366,13 @@
     return null;
   };
 
-  function at(ev) {
-    if (!data) return -1;
-    const b = canvas.getBoundingClientRect();
+  function at(ev, pt = painted) {
+    if (!pt) return -1;
+    const b = pt.cv.getBoundingClientRect();
     const x = ev.clientX - b.left, yy = ev.clientY - b.top;
-    const nrows = Math.min(data.maxDepth + 1, MAXROWS);
     const row = Math.floor(yy / H);
-    const depth = st.icicle ? row : nrows - 1 - row;
-    for (const [fx, w, i] of rows[depth] || []) if (x >= fx && x < fx + Math.max(w, 1)) return i;
+    const depth = pt.icicle ? row : pt.nrows - 1 - row;
+    for (const [fx, w, i] of pt.rows[depth] || []) if (x >= fx && x < fx + Math.max(w, 1)) return i;
     return -1;
   }
 
@@ -350,32 +389,57 @@
   }
   const pct = (a, b) => (b > 0 ? (100 * a / b).toFixed(2) : "0.00") + "%";
 
-  canvas.addEventListener("mousemove", (ev) => {
-    const i = at(ev);
-    if (i < 0) { tip.classList.add("hide"); return; }
-    const d = data;
-    const nm = nameOf(i);
+  function tipText(d, i) {
+    const nm = nameOf(i, d);
+    if (d.name[i] < 0) return "(narrow)\n" + fmt(d.total[i]) + " (" + pct(d.total[i], d.sum) + " of all) in frames each under 1/" + NARROW + " of the view, merged: click to zoom in";
     let text = nm + "\n" + fmt(d.total[i]) + " (" + pct(d.total[i], d.sum) + " of all), self " + fmt(d.self[i]);
-    if (d.name[i] < 0) text = "(narrow)\n" + fmt(d.total[i]) + " (" + pct(d.total[i], d.sum) + " of all) in frames each under 1/" + NARROW + " of the view, merged: click to zoom in";
-    if (d.diff) {
+    if (d.diff && d.before) {
       const b = d.before[i] * d.scale;
       text += "\nbase " + fmt(b) + " → " + fmt(d.total[i]) + " (" + (d.total[i] >= b ? "+" : "") + pct(d.total[i] - b, d.sum) + " of all)";
     }
-    tip.textContent = text;
-    tip.classList.remove("hide");
-    const g = $("graph").getBoundingClientRect();
+    return text;
+  }
+
+  function showTip(el, box, ev, text) {
+    el.textContent = text;
+    el.classList.remove("hide");
+    const g = box.getBoundingClientRect();
     let left = ev.clientX - g.left + 12;
     if (left + 320 > g.width) left = Math.max(0, ev.clientX - g.left - 330);
-    tip.style.left = left + "px";
-    tip.style.top = ev.clientY - g.top + 14 + "px";
+    el.style.left = left + "px";
+    el.style.top = ev.clientY - g.top + 14 + "px";
     hook.tip = text;
+  }
+
+  canvas.addEventListener("mousemove", (ev) => {
+    const i = at(ev);
+    if (i < 0) { tip.classList.add("hide"); return; }
+    showTip(tip, $("graph"), ev, tipText(data, i));
   });
   canvas.addEventListener("mouseleave", () => tip.classList.add("hide"));
   canvas.addEventListener("click", (ev) => {
     const i = at(ev);
     if (i < 0) return;
+    if ((ev.shiftKey || ev.altKey) && data.name[i] > 0) { openSandwich(nameOf(i)); return; }
     setZoom(data.name[i] < 0 ? data.parent[i] : i);
   });
+  for (const [id, side] of [["callers", "up"], ["callees", "down"]]) {
+    const cv = $(id);
+    cv.addEventListener("mousemove", (ev) => {
+      const pt = sandwich && sandwich[side];
+      const i = at(ev, pt);
+      if (i < 0) { $("swtip").classList.add("hide"); return; }
+      showTip($("swtip"), $("sandwich"), ev, tipText(pt.d, i));
+    });
+    cv.addEventListener("mouseleave", () => $("swtip").classList.add("hide"));
+    // A click on a frame of the sandwich shows that function's sandwich.
+    cv.addEventListener("click", (ev) => {
+      const pt = sandwich && sandwich[side];
+      const i = at(ev, pt);
+      if (i >= 0 && pt.d.name[i] > 0) openSandwich(nameOf(i, pt.d));
+    });
+  }
+  $("swclose").addEventListener("click", closeSandwich);
 
   async function setZoom(i) {
     st.zoomPath = pathOf(i);
@@ -447,6 +511,13 @@
         if (cls) td.className = cls;
         tr.appendChild(td);
       }
+      const td = document.createElement("td");
+      const btn = document.createElement("button");
+      btn.textContent = "sandwich";
+      btn.title = "callers and callees of this function";
+      btn.addEventListener("click", (ev) => { ev.stopPropagation(); openSandwich(r.name); });
+      td.appendChild(btn);
+      tr.appendChild(td);
       tr.title = r.name;
       tr.addEventListener("click", () => {
         $("search").value = "^" + r.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "$";
@@ -458,7 +529,7 @@
     hook.top = rowsT.slice(0, 20).map((r) => r.name);
   }
 
-  for (const th of document.querySelectorAll("#top th")) {
+  for (const th of document.querySelectorAll("#top th[data-key]")) {
     th.addEventListener("click", () => {
       const k = th.dataset.key;
       st.sortDesc = st.sortKey === k ? !st.sortDesc : k !== "name";
@@ -510,6 +581,7 @@
 
   document.addEventListener("keydown", (ev) => {
     const inField = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
+    if (ev.key === "Escape" && sandwich && !inField) { closeSandwich(); return; }
     if (ev.key === "Escape") {
       $("search").value = "";
       runSearch().then(() => { if (data) draw(); });
@@ -554,6 +626,7 @@
   hook.setBase = async (id) => { st.base = id === null ? "" : String(id); await refresh(false); };
   hook.setProcess = async (v) => { st.proc = v; st.zoomPath = []; await loadTree(); };
   hook.setType = async (t) => { st.type = t; await refresh(true); };
+  hook.sandwichOf = async (fn) => { await openSandwich(fn); return hook.sandwich; };
   hook.zoomTo = async (nm) => {
     for (let i = 0; i < data.total.length; i++) if (nameOf(i) === nm) { await setZoom(i); return true; }
     return false;
