@@ -260,6 +260,19 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("pid 11 drew %q", names)
 	}
 	eval[bool](t, ctx, `window.__ember.setProcess("").then(() => true)`)
+	// The thread filter (tid labels; the builder gives tid = pid) and the
+	// SVG link follow the filters.
+	if th := eval[[]string](t, ctx, `[...document.querySelectorAll("#thread option")].map(o => o.value)`); !slices.Contains(th, "11") {
+		t.Errorf("thread options %q", th)
+	}
+	eval[bool](t, ctx, `window.__ember.setThread("11").then(() => true)`)
+	if names := eval[[]string](t, ctx, `window.__ember.names`); !slices.Contains(names, "other") || slices.Contains(names, "work") {
+		t.Errorf("tid 11 drew %q", names)
+	}
+	if href := eval[string](t, ctx, `document.getElementById("dlsvg").getAttribute("href")`); !strings.Contains(href, "format=svg") || !strings.Contains(href, "tid=11") {
+		t.Errorf("svg link %q", href)
+	}
+	eval[bool](t, ctx, `window.__ember.setThread("").then(() => true)`)
 
 	// The diff against before: grow's own samples grew (red), shrink's
 	// shrank (blue), steady is white.

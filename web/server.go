@@ -6,6 +6,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -390,6 +391,7 @@ type processJSON struct {
 	Comm  string `json:"comm"`
 	PID   int64  `json:"pid"`
 	Value int64  `json:"value"`
+	TID   int64  `json:"tid,omitempty"`
 }
 
 // processes lists the processes (comm and pid labels) of a profile with
@@ -401,7 +403,7 @@ func (s *Server) processes(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	out := []processJSON{}
+	out, tout := []processJSON{}, []processJSON{}
 	if e.p != nil {
 		idx, err := sampleIndex(e.p, q.Get("type"))
 		if err != nil {
@@ -409,10 +411,11 @@ func (s *Server) processes(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		type key struct {
-			comm string
-			pid  int64
+			comm     string
+			pid, tid int64
 		}
 		sums := map[key]int64{}
+		threads := map[key]int64{}
 		for _, smp := range e.p.Sample {
 			var k key
 			if c := smp.Label[sample.LabelComm]; len(c) > 0 {
@@ -425,20 +428,37 @@ func (s *Server) processes(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			sums[k] += smp.Value[idx]
-		}
-		for k, v := range sums {
-			out = append(out, processJSON{Display(k.comm), k.pid, v})
-		}
-		slices.SortFunc(out, func(a, b processJSON) int {
-			if a.Value != b.Value {
-				return cmpInt(b.Value, a.Value)
+			if t := smp.NumLabel[sample.LabelTID]; len(t) > 0 {
+				k.tid = t[0]
+				threads[k] += smp.Value[idx]
 			}
-			return cmpInt(a.PID, b.PID)
-		})
+		}
+		for k, v := range threads {
+			tout = append(tout, processJSON{Display(k.comm), k.pid, v, k.tid})
+		}
+		sortProcs(tout)
+		tout = tout[:min(len(tout), 1000)]
+		for k, v := range sums {
+			out = append(out, processJSON{Display(k.comm), k.pid, v, 0})
+		}
+		sortProcs(out)
 		// The menu is for picking, not a report.
 		out = out[:min(len(out), 1000)]
 	}
-	writeJSON(w, map[string]any{"processes": out})
+	writeJSON(w, map[string]any{"processes": out, "threads": tout})
+}
+
+// sortProcs sorts processes or threads largest first.
+func sortProcs(ps []processJSON) {
+	slices.SortFunc(ps, func(a, b processJSON) int {
+		if a.Value != b.Value {
+			return cmpInt(b.Value, a.Value)
+		}
+		if a.PID != b.PID {
+			return cmpInt(a.PID, b.PID)
+		}
+		return cmpInt(a.TID, b.TID)
+	})
 }
 
 func cmpInt(a, b int64) int {
@@ -482,8 +502,41 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="profile-`+id+`.folded"`)
 		flamegraph.WriteFolded(w, stacks)
+	case "svg":
+		idx, err := sampleIndex(e.p, q.Get("type"))
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		f, err := filter(r)
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		// The samples the filter keeps; Fold reads only samples and types.
+		fp := &profile.Profile{SampleType: e.p.SampleType, PeriodType: e.p.PeriodType, Period: e.p.Period}
+		for _, smp := range e.p.Sample {
+			if f.keep(smp) {
+				fp.Sample = append(fp.Sample, smp)
+			}
+		}
+		stacks, err := flamegraph.Fold(fp, flamegraph.FoldOptions{SampleIndex: idx})
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		st := e.p.SampleType[idx]
+		var buf bytes.Buffer
+		// No stacks still draws flamegraph.pl's "no stack counts" image.
+		if err := flamegraph.WriteSVG(&buf, stacks, flamegraph.SVGOptions{Title: "Flame Graph: " + st.Type, CountName: st.Unit}); err != nil && !errors.Is(err, flamegraph.ErrNoStacks) {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Content-Disposition", `attachment; filename="profile-`+id+`.svg"`)
+		w.Write(buf.Bytes())
 	default:
-		badRequest(w, "format: give pprof or folded")
+		badRequest(w, "format: give pprof, folded or svg")
 	}
 }
 

@@ -155,7 +155,7 @@ func TestTreeAPI(t *testing.T) {
 		Processes []processJSON `json:"processes"`
 	}
 	w := get(t, s, "/api/processes?p=0&type=samples")
-	if err := json.Unmarshal(w.Body.Bytes(), &procs); err != nil || len(procs.Processes) != 3 || procs.Processes[0] != (processJSON{"app", 10, 8}) {
+	if err := json.Unmarshal(w.Body.Bytes(), &procs); err != nil || len(procs.Processes) != 3 || procs.Processes[0] != (processJSON{"app", 10, 8, 0}) {
 		t.Errorf("processes: %s %v", w.Body, err)
 	}
 
@@ -534,5 +534,42 @@ func TestSandwich(t *testing.T) {
 	}
 	if w := get(t, s, "/api/sandwich?p=0&fn=nope"); w.Code != 404 {
 		t.Errorf("unknown function: %d", w.Code)
+	}
+}
+
+// TestThreadsAndSVG: the tid filter keeps one thread's samples, the thread
+// list names them, and the SVG download draws the filtered profile.
+func TestThreadsAndSVG(t *testing.T) {
+	b := newBuilder().
+		add("app", 10, 5, "main", "worker_a").
+		add("app", 10, 3, "main", "worker_b").
+		add("app", 10, 2, "main", "<script>x</script>")
+	b.p.Sample[0].NumLabel[sample.LabelTID] = []int64{11}
+	b.p.Sample[1].NumLabel[sample.LabelTID] = []int64{12}
+	s := New()
+	s.Add("x", b.p)
+	tr := getTree(t, s, "/api/tree?p=0&type=samples&tid=12")
+	if got := tr.paths(); got["all"] != 3 || got["all;app;main;worker_b"] != 3 || got["all;app;main;worker_a"] != 0 {
+		t.Errorf("tid 12: %v", got)
+	}
+	var procs struct{ Threads []processJSON }
+	w := get(t, s, "/api/processes?p=0&type=samples")
+	if err := json.Unmarshal(w.Body.Bytes(), &procs); err != nil || len(procs.Threads) != 3 || procs.Threads[0] != (processJSON{"app", 10, 5, 11}) {
+		t.Errorf("threads: %s %v", w.Body, err)
+	}
+	w = get(t, s, "/download?p=0&format=svg&type=samples&tid=11")
+	svg := w.Body.String()
+	if w.Code != 200 || w.Header().Get("Content-Type") != "image/svg+xml" || !strings.Contains(svg, "<svg") ||
+		!strings.Contains(svg, "worker_a") || strings.Contains(svg, "worker_b") {
+		t.Errorf("svg of tid 11: %d %.300s", w.Code, svg)
+	}
+	w = get(t, s, "/download?p=0&format=svg&type=samples")
+	if svg := w.Body.String(); !strings.Contains(svg, "worker_b") || strings.Contains(svg, "<script>x") || !strings.Contains(svg, "&lt;script&gt;x") {
+		t.Errorf("svg escapes names: %.2000s", svg)
+	}
+	for _, bad := range []string{"/download?p=0&format=svg&tid=x", "/download?p=0&format=svg&type=nope", "/api/tree?p=0&tid=-3"} {
+		if w := get(t, s, bad); w.Code != 400 {
+			t.Errorf("%s: %d, want 400", bad, w.Code)
+		}
 	}
 }

@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const H = 16; // frame height, CSS pixels
   const MAXROWS = 2000; // a canvas taller than ~32k pixels is not drawn
-  const st = { p: 0, type: "", base: "", proc: "", icicle: false, zoomPath: [], versions: "", sortKey: "self", sortDesc: true };
+  const st = { p: 0, type: "", base: "", proc: "", tid: "", icicle: false, zoomPath: [], versions: "", sortKey: "self", sortDesc: true };
   let profiles = [];
   let data = null; // the view drawn: the whole profile's, or a zoomed subtree's
   let whole = null; // the whole profile's view
@@ -68,6 +68,7 @@
     const q = "p=" + c.id + "&type=" + encodeURIComponent(st.type);
     $("dlfolded").href = "download?format=folded&" + q;
     $("dlpprof").href = "download?format=pprof&p=" + c.id;
+    $("dlsvg").href = treeURL().replace("api/tree", "download") + "&format=svg";
   }
 
   async function fillProcesses() {
@@ -88,6 +89,12 @@
     }
     sel.value = keep;
     if (sel.value !== keep) st.proc = "";
+    const ts = $("thread"), keepT = st.tid;
+    ts.replaceChildren();
+    option(ts, "", "all");
+    for (const th of j.threads || []) option(ts, String(th.tid), th.comm + " [" + th.pid + "/" + th.tid + "] " + fmt(th.value));
+    ts.value = keepT;
+    if (ts.value !== keepT) st.tid = "";
   }
 
   function treeURL() {
@@ -95,6 +102,7 @@
     if (st.base !== "") u += "&base=" + st.base;
     if (st.proc.startsWith("pid:")) u += "&pid=" + encodeURIComponent(st.proc.slice(4));
     if (st.proc.startsWith("comm:")) u += "&comm=" + encodeURIComponent(st.proc.slice(5));
+    if (st.tid !== "") u += "&tid=" + encodeURIComponent(st.tid);
     return u;
   }
 
@@ -571,7 +579,8 @@
   $("profile").addEventListener("change", () => { st.p = Number($("profile").value); st.proc = ""; st.zoomPath = []; refresh(true); });
   $("type").addEventListener("change", () => { st.type = $("type").value; refresh(true); });
   $("base").addEventListener("change", () => { st.base = $("base").value; refresh(false); });
-  $("process").addEventListener("change", () => { st.proc = $("process").value; st.zoomPath = []; loadTree(); });
+  $("process").addEventListener("change", () => { st.proc = $("process").value; st.zoomPath = []; fillSelects(); loadTree(); });
+  $("thread").addEventListener("change", () => { st.tid = $("thread").value; st.zoomPath = []; fillSelects(); loadTree(); });
   $("normalize").addEventListener("change", () => loadTree());
   $("search").addEventListener("input", () => runSearch().then(() => { if (data) draw(); }));
   $("topfilter").addEventListener("input", renderTop);
@@ -624,7 +633,8 @@
   // Test hooks to drive the page without the mouse.
   hook.search = async (q) => { $("search").value = q; await runSearch(); draw(); return hook.matched; };
   hook.setBase = async (id) => { st.base = id === null ? "" : String(id); await refresh(false); };
-  hook.setProcess = async (v) => { st.proc = v; st.zoomPath = []; await loadTree(); };
+  hook.setProcess = async (v) => { st.proc = v; st.zoomPath = []; fillSelects(); await loadTree(); };
+  hook.setThread = async (v) => { st.tid = v; st.zoomPath = []; fillSelects(); await loadTree(); };
   hook.setType = async (t) => { st.type = t; await refresh(true); };
   hook.sandwichOf = async (fn) => { await openSandwich(fn); return hook.sandwich; };
   hook.zoomTo = async (nm) => {
