@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http/httptest"
 	"os"
@@ -416,5 +417,36 @@ func TestBrowserSandwich(t *testing.T) {
 	}
 	if z := eval[string](t, ctx, `window.__ember.zoom`); z != "" {
 		t.Errorf("Shift+click zoomed to %q", z)
+	}
+}
+
+// TestBrowserLive: a web.Live page shows a function from a new interval
+// profile within 5 s, without a reload.
+func TestBrowserLive(t *testing.T) {
+	l, err := StartLive(":0", "profile", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Each(newBuilder().add("app", 1, 3, "main", "first").p)
+	ctx := browser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.URL())); err != nil {
+		t.Fatal(err)
+	}
+	waitDraws(t, ctx, 0)
+	eval[bool](t, ctx, `window.__reloaded = false, true`)
+	l.Each(newBuilder().add("spinner", 2, 5, "main", "spin_new").p)
+	start := time.Now()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.__ember.names.includes("spin_new")`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Fatalf("spin_new not drawn within 5 s: %v; drawn %q", err, eval[[]string](t, ctx, `window.__ember.names`))
+	}
+	t.Logf("new function drawn after %v", time.Since(start))
+	if eval[bool](t, ctx, `window.__reloaded !== false`) || !slices.Contains(eval[[]string](t, ctx, `window.__ember.names`), "first") {
+		t.Error("the page reloaded or lost the first interval")
+	}
+	if !strings.Contains(eval[string](t, ctx, `document.getElementById("live").textContent`), "live") {
+		t.Error("not marked live")
 	}
 }
