@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http/httptest"
 	"os"
@@ -202,6 +203,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDraws(t, ctx, n)
+	// Each key typed asks the server for the share; wait for the last.
+	chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("matched").textContent.startsWith("Matched: 88.00%")`, chromedp.WithPollingTimeout(5*time.Second)))
 	if m := eval[string](t, ctx, `document.getElementById("matched").textContent`); !strings.HasPrefix(m, "Matched: 88.00%") {
 		t.Errorf("matched %q, want 88.00%% (work 80 + other;grow 8)", m)
 	}
@@ -258,6 +261,19 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("pid 11 drew %q", names)
 	}
 	eval[bool](t, ctx, `window.__ember.setProcess("").then(() => true)`)
+	// The thread filter (tid labels; the builder gives tid = pid) and the
+	// SVG link follow the filters.
+	if th := eval[[]string](t, ctx, `[...document.querySelectorAll("#thread option")].map(o => o.value)`); !slices.Contains(th, "11") {
+		t.Errorf("thread options %q", th)
+	}
+	eval[bool](t, ctx, `window.__ember.setThread("11").then(() => true)`)
+	if names := eval[[]string](t, ctx, `window.__ember.names`); !slices.Contains(names, "other") || slices.Contains(names, "work") {
+		t.Errorf("tid 11 drew %q", names)
+	}
+	if href := eval[string](t, ctx, `document.getElementById("dlsvg").getAttribute("href")`); !strings.Contains(href, "format=svg") || !strings.Contains(href, "tid=11") {
+		t.Errorf("svg link %q", href)
+	}
+	eval[bool](t, ctx, `window.__ember.setThread("").then(() => true)`)
 
 	// The diff against before: grow's own samples grew (red), shrink's
 	// shrank (blue), steady is white.
@@ -285,5 +301,152 @@ func TestBrowser(t *testing.T) {
 	}
 	if e := eval[string](t, ctx, `window.__ember.error`); e != "" {
 		t.Errorf("page error %q", e)
+	}
+}
+
+// TestBrowserNarrow: frames too narrow for the whole view are merged, and
+// zooming into their caller fetches its own view and draws them; the
+// search share counts them all the same.
+func TestBrowserNarrow(t *testing.T) {
+	s := New()
+	s.Add("narrow", narrowProfile())
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	ctx := browser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitDraws(t, ctx, 0)
+	if names := eval[[]string](t, ctx, `window.__ember.names`); slices.Contains(names, "leaf3") || !slices.Contains(names, "big") {
+		t.Errorf("whole view drew %q", names)
+	}
+	if m := eval[float64](t, ctx, `window.__ember.search("leaf3|leaf7")`); math.Abs(m-8.0/100_040) > 1e-9 {
+		t.Errorf("matched share %g, want %g", m, 8.0/100_040)
+	}
+	eval[bool](t, ctx, `window.__ember.search("").then(() => true)`)
+	if !eval[bool](t, ctx, `window.__ember.zoomTo("small")`) {
+		t.Fatal("small not in the view")
+	}
+	names := eval[[]string](t, ctx, `window.__ember.names`)
+	for k := range 10 {
+		if !slices.Contains(names, fmt.Sprintf("leaf%d", k)) {
+			t.Errorf("leaf%d not drawn after zooming into small: %q", k, names)
+		}
+	}
+	if v := eval[int](t, ctx, `window.__ember.view`); v == 0 || slices.Contains(names, "big") {
+		t.Errorf("zoomed into small: view root %d, drew %q", v, names)
+	}
+	if l, all := rectOf(t, ctx, "leaf3"), rectOf(t, ctx, "all"); math.Abs(l.W/all.W-0.1) > 0.01 {
+		t.Errorf("leaf3 is %.1f of %.1f pixels, want a tenth", l.W, all.W)
+	}
+	// Clicking a dimmed caller zooms back out to the whole view.
+	m := rectOf(t, ctx, "main")
+	n := draws(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(m.X+m.W/2, m.Y+m.H/2)); err != nil {
+		t.Fatal(err)
+	}
+	waitDraws(t, ctx, n)
+	if names := eval[[]string](t, ctx, `window.__ember.names`); !slices.Contains(names, "big") || eval[string](t, ctx, `window.__ember.zoom`) != "main" {
+		t.Errorf("after clicking main: drew %q", names)
+	}
+	if e := eval[string](t, ctx, `window.__ember.error`); e != "" {
+		t.Errorf("page error %q", e)
+	}
+}
+
+// TestBrowserSandwich: the top table's button shows a function's callers
+// above it and its callees below, merged over every place it occurs, and
+// Shift+click on a frame does the same.
+func TestBrowserSandwich(t *testing.T) {
+	s := New()
+	s.Add("x", newBuilder().
+		add("app", 1, 5, "main", "a", "lock", "futex").
+		add("app", 1, 3, "main", "b", "lock", "spin").
+		add("app", 1, 12, "main", "c").p)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	ctx := browser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitDraws(t, ctx, 0)
+	// The button on lock's row of the top table.
+	eval[bool](t, ctx, `(() => { for (const tr of document.querySelectorAll("#top tbody tr")) if (tr.firstChild.textContent === "lock") { tr.querySelector("button").click(); return true } return false })()`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.__ember.sandwich && window.__ember.sandwich.fn === "lock"`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Fatalf("no sandwich drawn: %v", err)
+	}
+	type sw struct {
+		Fn      string   `json:"fn"`
+		Callers []string `json:"callers"`
+		Callees []string `json:"callees"`
+	}
+	got := eval[sw](t, ctx, `window.__ember.sandwich`)
+	if !slices.Equal(got.Callers[:1], []string{"lock"}) || !slices.Contains(got.Callers, "a") || !slices.Contains(got.Callers, "b") || !slices.Contains(got.Callers, "app") || slices.Contains(got.Callers, "c") || slices.Contains(got.Callers, "futex") {
+		t.Errorf("callers drew %q", got.Callers)
+	}
+	if !slices.Equal(got.Callees[:1], []string{"lock"}) || !slices.Contains(got.Callees, "futex") || !slices.Contains(got.Callees, "spin") || slices.Contains(got.Callees, "main") {
+		t.Errorf("callees drew %q", got.Callees)
+	}
+	if eval[string](t, ctx, `document.getElementById("swname").textContent`) != "lock" || eval[bool](t, ctx, `document.getElementById("sandwich").classList.contains("hide")`) {
+		t.Error("sandwich section not shown")
+	}
+	// lock is at the bottom of the callers and the top of the callees:
+	// the two meet at the function.
+	if h := eval[float64](t, ctx, `document.getElementById("callers").clientHeight`); h != 16*4 {
+		t.Errorf("callers canvas %g pixels high, want 4 rows (lock a main app)", h)
+	}
+	artefact(t, ctx, "web-sandwich.png")
+	// Esc closes it; Shift+click on futex in the flame graph opens its own.
+	chromedp.Do(ctx, chromedp.KeyEvent("\x1b"))
+	if !eval[bool](t, ctx, `document.getElementById("sandwich").classList.contains("hide")`) {
+		t.Error("Esc did not close the sandwich")
+	}
+	f := rectOf(t, ctx, "futex")
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(f.X+f.W/2, f.Y+f.H/2, chromedp.ButtonModifiers(chromedp.ModifierShift))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.__ember.sandwich && window.__ember.sandwich.fn === "futex"`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Fatalf("Shift+click: no sandwich of futex: %v", err)
+	}
+	if got := eval[sw](t, ctx, `window.__ember.sandwich`); !slices.Equal(got.Callees, []string{"futex"}) || !slices.Contains(got.Callers, "lock") {
+		t.Errorf("futex sandwich: %+v", got)
+	}
+	if z := eval[string](t, ctx, `window.__ember.zoom`); z != "" {
+		t.Errorf("Shift+click zoomed to %q", z)
+	}
+}
+
+// TestBrowserLive: a web.Live page shows a function from a new interval
+// profile within 5 s, without a reload.
+func TestBrowserLive(t *testing.T) {
+	l, err := StartLive(":0", "profile", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Each(newBuilder().add("app", 1, 3, "main", "first").p)
+	ctx := browser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.URL())); err != nil {
+		t.Fatal(err)
+	}
+	waitDraws(t, ctx, 0)
+	eval[bool](t, ctx, `window.__reloaded = false, true`)
+	l.Each(newBuilder().add("spinner", 2, 5, "main", "spin_new").p)
+	start := time.Now()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.__ember.names.includes("spin_new")`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Fatalf("spin_new not drawn within 5 s: %v; drawn %q", err, eval[[]string](t, ctx, `window.__ember.names`))
+	}
+	t.Logf("new function drawn after %v", time.Since(start))
+	if eval[bool](t, ctx, `window.__reloaded !== false`) || !slices.Contains(eval[[]string](t, ctx, `window.__ember.names`), "first") {
+		t.Error("the page reloaded or lost the first interval")
+	}
+	if !strings.Contains(eval[string](t, ctx, `document.getElementById("live").textContent`), "live") {
+		t.Error("not marked live")
 	}
 }

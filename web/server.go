@@ -6,6 +6,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +34,26 @@ var assets embed.FS
 type Server struct {
 	mu       sync.Mutex
 	profiles []*entry
+
+	// Built trees, most recently used last: the page asks for the same
+	// tree again on every zoom, search and live poll.
+	cacheMu sync.Mutex
+	cache   []cached
+}
+
+// cacheSize bounds the trees kept: a few filters and sample types of the
+// profile looked at, and the previous version of a live one.
+const cacheSize = 8
+
+type cacheKey struct {
+	p, version, base, baseVersion int
+	typ                           string
+	f                             Filter
+}
+
+type cached struct {
+	key cacheKey
+	b   *built
 }
 
 type entry struct {
@@ -39,6 +61,7 @@ type entry struct {
 	p       *profile.Profile // never changed once stored: Merge replaces it
 	version int
 	live    bool
+	id      int // set on the copies get returns
 }
 
 // New returns a Server with no profiles.
@@ -99,6 +122,7 @@ func (s *Server) get(id string) (*entry, bool) {
 		return nil, false
 	}
 	e := *s.profiles[n]
+	e.id = n
 	return &e, true
 }
 
@@ -129,6 +153,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.list(w)
 	case "/api/tree":
 		s.tree(w, r)
+	case "/api/search":
+		s.search(w, r)
+	case "/api/sandwich":
+		s.sandwich(w, r)
 	case "/api/processes":
 		s.processes(w, r)
 	case "/download":
@@ -210,40 +238,134 @@ func filter(r *http.Request) (Filter, error) {
 		}
 		f.PID = n
 	}
+	if v := q.Get("tid"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return f, fmt.Errorf("tid %q: give a thread ID", v)
+		}
+		f.TID = n
+	}
 	f.Comm = q.Get("comm")
 	return f, nil
 }
 
-// tree serves the frame tree of profile p, sample type type, with the
-// samples the filter keeps; with base, the tree is a diff against that
-// profile's samples of the same type.
-func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
+// errChanged says a request named a version of the tree no longer kept.
+var errChanged = errors.New("the profile changed; reload the tree")
+
+// builtFor returns the tree a request asks for (profile p, sample type
+// type, base, filter) and its version, from the cache when it can. A
+// request naming a version v gets that version or errChanged, so that
+// node ids it got from an earlier view still mean the same nodes.
+func (s *Server) builtFor(r *http.Request) (*built, string, int, error) {
 	q := r.URL.Query()
 	e, ok := s.get(q.Get("p"))
 	if !ok {
-		http.NotFound(w, r)
-		return
+		return nil, "", http.StatusNotFound, errors.New("no such profile")
 	}
 	var base *entry
 	if b := q.Get("base"); b != "" {
 		if base, ok = s.get(b); !ok {
-			http.NotFound(w, r)
-			return
+			return nil, "", http.StatusNotFound, errors.New("no such base profile")
 		}
 	}
 	f, err := filter(r)
 	if err != nil {
-		badRequest(w, err.Error())
+		return nil, "", http.StatusBadRequest, err
+	}
+	key := cacheKey{p: e.id, version: e.version, base: -1, typ: q.Get("type"), f: f}
+	if base != nil {
+		key.base, key.baseVersion = base.id, base.version
+	}
+	cur := key
+	if v := q.Get("v"); v != "" {
+		if _, err := fmt.Sscanf(v, "%d.%d", &key.version, &key.baseVersion); err != nil {
+			return nil, "", http.StatusBadRequest, fmt.Errorf("v %q: give the version a tree came with", v)
+		}
+	}
+	version := fmt.Sprintf("%d.%d", key.version, key.baseVersion)
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	for i, c := range s.cache {
+		if c.key == key {
+			s.cache = append(slices.Delete(s.cache, i, i+1), c)
+			return c.b, version, 0, nil
+		}
+	}
+	if key != cur {
+		return nil, "", http.StatusConflict, errChanged
+	}
+	// Built under the lock: the same tree asked for twice is built once.
+	b, err := build(e.p, base.profile(), key.typ, f)
+	if err != nil {
+		return nil, "", http.StatusBadRequest, err
+	}
+	if len(s.cache) >= cacheSize {
+		s.cache = slices.Delete(s.cache, 0, 1)
+	}
+	s.cache = append(s.cache, cached{key, b})
+	return b, version, 0, nil
+}
+
+// tree serves a view of the frame tree (see built.appendView): of the
+// whole profile, or with root, of the subtree under that node.
+func (s *Server) tree(w http.ResponseWriter, r *http.Request) {
+	b, version, code, err := s.builtFor(r)
+	if err != nil {
+		http.Error(w, err.Error(), code)
 		return
 	}
-	b, err := TreeJSON(e.p, base.profile(), q.Get("type"), f)
-	if err != nil {
-		badRequest(w, err.Error())
-		return
+	root := int32(0)
+	if v := r.URL.Query().Get("root"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil || n < 0 || int(n) >= len(b.t.name) {
+			badRequest(w, fmt.Sprintf("root %q: give a node id from the tree", v))
+			return
+		}
+		root = int32(n)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(b)
+	w.Write(b.appendView(make([]byte, 0, 4096), root, version))
+}
+
+// search serves the share of the samples with a frame matching the
+// regular expression q (matched literally if it is not one), each sample
+// counted once: the page shows it beside the search box.
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	b, _, code, err := s.builtFor(r)
+	if err != nil {
+		http.Error(w, err.Error(), code)
+		return
+	}
+	q := r.URL.Query().Get("q")
+	re, err := regexp.Compile(q)
+	if err != nil {
+		re = regexp.MustCompile(regexp.QuoteMeta(q))
+	}
+	writeJSON(w, map[string]any{"matched": b.match(re), "sum": b.t.sum})
+}
+
+// sandwich serves the callers and the callees of the function named fn,
+// each a view as the tree's (built.sandwich).
+func (s *Server) sandwich(w http.ResponseWriter, r *http.Request) {
+	b, version, code, err := s.builtFor(r)
+	if err != nil {
+		http.Error(w, err.Error(), code)
+		return
+	}
+	fn := r.URL.Query().Get("fn")
+	up, down, ok := b.sandwich(fn)
+	if !ok {
+		http.Error(w, "fn: no function of that name in this profile", http.StatusNotFound)
+		return
+	}
+	out := append(make([]byte, 0, 4096), `{"callers":`...)
+	out = up.appendView(out, 0, version)
+	out = append(out, `,"callees":`...)
+	out = down.appendView(out, 0, version)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(out, '}'))
 }
 
 func (e *entry) profile() *profile.Profile {
@@ -254,48 +376,22 @@ func (e *entry) profile() *profile.Profile {
 }
 
 // TreeJSON builds the frame tree of p's samples of sample type typ ("" for
-// the default) that f keeps, and encodes it for the page; with base, each
-// node also gets base's value (a differential view).
+// the default) that f keeps, and encodes the whole profile's view of it for
+// the page; with base, each node also gets base's value (a differential
+// view).
 func TreeJSON(p, base *profile.Profile, typ string, f Filter) ([]byte, error) {
-	t := newTree()
-	meta := map[string]any{"diff": base != nil}
-	if p == nil {
-		meta["type"], meta["unit"] = typ, ""
-		meta["sum"] = 0
-		return t.appendJSON(nil, meta), nil
-	}
-	idx, err := sampleIndex(p, typ)
+	b, err := build(p, base, typ, f)
 	if err != nil {
 		return nil, err
 	}
-	st := p.SampleType[idx]
-	meta["type"], meta["unit"] = Display(st.Type), Display(st.Unit)
-	t.hasComm = hasComm(p, base)
-	if base != nil {
-		bi, err := sampleIndex(base, st.Type)
-		if err != nil {
-			return nil, fmt.Errorf("the base profile has no sample type %q", st.Type)
-		}
-		t.add(base, bi, f, true)
-	}
-	t.add(p, idx, f, false)
-	if t.before != nil {
-		// Nodes added by p after base's pass.
-		for len(t.before) < len(t.total) {
-			t.before = append(t.before, 0)
-		}
-	}
-	meta["sum"] = t.sum
-	if base != nil {
-		meta["sumBefore"] = t.sumB
-	}
-	return t.appendJSON(make([]byte, 0, 64+len(t.name)*16), meta), nil
+	return b.appendView(nil, 0, "1.0"), nil
 }
 
 type processJSON struct {
 	Comm  string `json:"comm"`
 	PID   int64  `json:"pid"`
 	Value int64  `json:"value"`
+	TID   int64  `json:"tid,omitempty"`
 }
 
 // processes lists the processes (comm and pid labels) of a profile with
@@ -307,7 +403,7 @@ func (s *Server) processes(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	out := []processJSON{}
+	out, tout := []processJSON{}, []processJSON{}
 	if e.p != nil {
 		idx, err := sampleIndex(e.p, q.Get("type"))
 		if err != nil {
@@ -315,10 +411,11 @@ func (s *Server) processes(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		type key struct {
-			comm string
-			pid  int64
+			comm     string
+			pid, tid int64
 		}
 		sums := map[key]int64{}
+		threads := map[key]int64{}
 		for _, smp := range e.p.Sample {
 			var k key
 			if c := smp.Label[sample.LabelComm]; len(c) > 0 {
@@ -331,20 +428,37 @@ func (s *Server) processes(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			sums[k] += smp.Value[idx]
-		}
-		for k, v := range sums {
-			out = append(out, processJSON{Display(k.comm), k.pid, v})
-		}
-		slices.SortFunc(out, func(a, b processJSON) int {
-			if a.Value != b.Value {
-				return cmpInt(b.Value, a.Value)
+			if t := smp.NumLabel[sample.LabelTID]; len(t) > 0 {
+				k.tid = t[0]
+				threads[k] += smp.Value[idx]
 			}
-			return cmpInt(a.PID, b.PID)
-		})
+		}
+		for k, v := range threads {
+			tout = append(tout, processJSON{Display(k.comm), k.pid, v, k.tid})
+		}
+		sortProcs(tout)
+		tout = tout[:min(len(tout), 1000)]
+		for k, v := range sums {
+			out = append(out, processJSON{Display(k.comm), k.pid, v, 0})
+		}
+		sortProcs(out)
 		// The menu is for picking, not a report.
 		out = out[:min(len(out), 1000)]
 	}
-	writeJSON(w, map[string]any{"processes": out})
+	writeJSON(w, map[string]any{"processes": out, "threads": tout})
+}
+
+// sortProcs sorts processes or threads largest first.
+func sortProcs(ps []processJSON) {
+	slices.SortFunc(ps, func(a, b processJSON) int {
+		if a.Value != b.Value {
+			return cmpInt(b.Value, a.Value)
+		}
+		if a.PID != b.PID {
+			return cmpInt(a.PID, b.PID)
+		}
+		return cmpInt(a.TID, b.TID)
+	})
 }
 
 func cmpInt(a, b int64) int {
@@ -388,8 +502,41 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="profile-`+id+`.folded"`)
 		flamegraph.WriteFolded(w, stacks)
+	case "svg":
+		idx, err := sampleIndex(e.p, q.Get("type"))
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		f, err := filter(r)
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		// The samples the filter keeps; Fold reads only samples and types.
+		fp := &profile.Profile{SampleType: e.p.SampleType, PeriodType: e.p.PeriodType, Period: e.p.Period}
+		for _, smp := range e.p.Sample {
+			if f.keep(smp) {
+				fp.Sample = append(fp.Sample, smp)
+			}
+		}
+		stacks, err := flamegraph.Fold(fp, flamegraph.FoldOptions{SampleIndex: idx})
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		st := e.p.SampleType[idx]
+		var buf bytes.Buffer
+		// No stacks still draws flamegraph.pl's "no stack counts" image.
+		if err := flamegraph.WriteSVG(&buf, stacks, flamegraph.SVGOptions{Title: "Flame Graph: " + st.Type, CountName: st.Unit}); err != nil && !errors.Is(err, flamegraph.ErrNoStacks) {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Header().Set("Content-Disposition", `attachment; filename="profile-`+id+`.svg"`)
+		w.Write(buf.Bytes())
 	default:
-		badRequest(w, "format: give pprof or folded")
+		badRequest(w, "format: give pprof, folded or svg")
 	}
 }
 

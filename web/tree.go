@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/emberprof/ember/internal/sample"
@@ -18,11 +17,18 @@ type Filter struct {
 	PID int64
 	// Comm, if not "", keeps the samples of threads with that name.
 	Comm string
+	// TID, if not 0, keeps the samples of that thread (the "tid" label).
+	TID int64
 }
 
 func (f Filter) keep(s *profile.Sample) bool {
 	if f.PID != 0 {
 		if p := s.NumLabel[sample.LabelPID]; len(p) == 0 || p[0] != f.PID {
+			return false
+		}
+	}
+	if f.TID != 0 {
+		if p := s.NumLabel[sample.LabelTID]; len(p) == 0 || p[0] != f.TID {
 			return false
 		}
 	}
@@ -222,63 +228,13 @@ func (t *tree) order() (pre []int32, size []int32) {
 	return pre, size
 }
 
-// treeJSON is the wire form of a tree, documented for the page: names is
-// the string table; name, total, size (and before, in a diff) are per node
-// in preorder, a node's children following it, each child's subtree size
-// giving where the next child starts. A node's self value is its total less
-// its children's.
-func (t *tree) appendJSON(b []byte, meta map[string]any) []byte {
-	pre, size := t.order()
-	b = append(b, '{')
-	for _, k := range slices.Sorted(mapsKeys(meta)) {
-		b = appendString(b, k)
-		b = append(b, ':')
-		v, err := json.Marshal(meta[k])
-		if err != nil {
-			v = []byte("null")
-		}
-		b = append(b, v...)
-		b = append(b, ',')
+// appendAny appends v as JSON (the view's metadata).
+func appendAny(b []byte, v any) []byte {
+	j, err := json.Marshal(v)
+	if err != nil {
+		j = []byte("null")
 	}
-	b = append(b, `"names":[`...)
-	for i, s := range t.names {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, Display(s))
-	}
-	b = append(b, `],"name":[`...)
-	for i, v := range pre {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, int64(t.name[v]), 10)
-	}
-	b = append(b, `],"total":[`...)
-	for i, v := range pre {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, t.total[v], 10)
-	}
-	if t.before != nil {
-		b = append(b, `],"before":[`...)
-		for i, v := range pre {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, t.before[v], 10)
-		}
-	}
-	b = append(b, `],"size":[`...)
-	for i, v := range pre {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, int64(size[v]), 10)
-	}
-	b = append(b, "]}"...)
-	return b
+	return append(b, j...)
 }
 
 func mapsKeys(m map[string]any) func(func(string) bool) {

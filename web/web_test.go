@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -76,7 +77,11 @@ func (w *wire) paths() map[string]int64 {
 	out := map[string]int64{}
 	var walk func(i int, prefix string)
 	walk = func(i int, prefix string) {
-		p := prefix + w.Names[w.Name[i]]
+		name := "(narrow)" // frames merged as too narrow to draw
+		if w.Name[i] >= 0 {
+			name = w.Names[w.Name[i]]
+		}
+		p := prefix + name
 		out[p] = w.Total[i]
 		for c := i + 1; c < i+w.Size[i]; c += w.Size[c] {
 			walk(c, p+";")
@@ -150,7 +155,7 @@ func TestTreeAPI(t *testing.T) {
 		Processes []processJSON `json:"processes"`
 	}
 	w := get(t, s, "/api/processes?p=0&type=samples")
-	if err := json.Unmarshal(w.Body.Bytes(), &procs); err != nil || len(procs.Processes) != 3 || procs.Processes[0] != (processJSON{"app", 10, 8}) {
+	if err := json.Unmarshal(w.Body.Bytes(), &procs); err != nil || len(procs.Processes) != 3 || procs.Processes[0] != (processJSON{"app", 10, 8, 0}) {
 		t.Errorf("processes: %s %v", w.Body, err)
 	}
 
@@ -377,4 +382,194 @@ func TestFoldedProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	io.Copy(io.Discard, zr)
+}
+
+// narrowProfile has one wide stack and ten leaves each under 1/20000 of
+// the total, under a frame that is not.
+func narrowProfile() *profile.Profile {
+	b := newBuilder().add("app", 1, 100_000, "main", "big")
+	for k := range 10 {
+		b.add("app", 1, 4, "main", "small", fmt.Sprintf("leaf%d", k))
+	}
+	return b.p
+}
+
+// view is the wire form with the fields of views.
+type view struct {
+	wire
+	ID      []int   `json:"id"`
+	Root    int     `json:"root"`
+	Version string  `json:"version"`
+	FSelf   []int64 `json:"fself"`
+	FTotal  []int64 `json:"ftotal"`
+}
+
+func getView(t *testing.T, h http.Handler, target string) *view {
+	t.Helper()
+	w := get(t, h, target)
+	if w.Code != 200 {
+		t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+	}
+	var v view
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		t.Fatalf("%s: %v", target, err)
+	}
+	return &v
+}
+
+// TestViews: frames under 1/20000 of a view are sent merged, one node per
+// parent; the subtree view under a frame has them; the top table and the
+// search share still count them; an old version's ids are refused.
+func TestViews(t *testing.T) {
+	s := New()
+	s.Add("narrow", narrowProfile())
+	v := getView(t, s, "/api/tree?p=0&type=samples")
+	small, merged := -1, -1
+	for i, n := range v.Name {
+		switch {
+		case n < 0:
+			merged = i
+		case v.Names[n] == "small":
+			small = i
+		case strings.HasPrefix(v.Names[n], "leaf"):
+			t.Errorf("leaf %s sent in the whole view", v.Names[n])
+		}
+	}
+	if small < 0 || merged != small+1 || v.Total[merged] != 40 || v.Size[small] != 2 || v.ID[merged] != -1 {
+		t.Fatalf("small at %d, merged at %d: %+v", small, merged, v)
+	}
+	if v.Root != 0 || v.Size[0] != len(v.Name) || len(v.FSelf) != len(v.Names) {
+		t.Errorf("root %d, size %d of %d, %d fself", v.Root, v.Size[0], len(v.Name), len(v.FSelf))
+	}
+	for k, n := range v.Names {
+		if n == "leaf3" && (v.FSelf[k] != 4 || v.FTotal[k] != 4) {
+			t.Errorf("leaf3 self %d total %d, want 4 and 4", v.FSelf[k], v.FTotal[k])
+		}
+		if n == "main" && (v.FSelf[k] != 0 || v.FTotal[k] != 100_040) {
+			t.Errorf("main self %d total %d", v.FSelf[k], v.FTotal[k])
+		}
+	}
+	var sr struct{ Matched, Sum int64 }
+	w := get(t, s, "/api/search?p=0&type=samples&q=leaf%5B37%5D")
+	if err := json.Unmarshal(w.Body.Bytes(), &sr); err != nil || sr.Matched != 8 || sr.Sum != 100_040 {
+		t.Errorf("search leaf[37]: %s %v", w.Body, err)
+	}
+	w = get(t, s, "/api/search?p=0&type=samples&q=main%7Csmall")
+	if err := json.Unmarshal(w.Body.Bytes(), &sr); err != nil || sr.Matched != 100_040 {
+		t.Errorf("search main|small counts each sample once: %s %v", w.Body, err)
+	}
+	w = get(t, s, "/api/search?p=0&type=samples&q=%28")
+	if err := json.Unmarshal(w.Body.Bytes(), &sr); err != nil || sr.Matched != 0 || w.Code != 200 {
+		t.Errorf("search of an invalid regexp: %d %s %v", w.Code, w.Body, err)
+	}
+
+	// The subtree view under small: its callers as a chain, then the leaves.
+	sv := getView(t, s, fmt.Sprintf("/api/tree?p=0&type=samples&root=%d&v=%s", v.ID[small], v.Version))
+	var chain, leaves []string
+	for i := range sv.Name {
+		if i < sv.Root {
+			chain = append(chain, sv.Names[sv.Name[i]])
+		} else if strings.HasPrefix(sv.Names[sv.Name[i]], "leaf") {
+			leaves = append(leaves, sv.Names[sv.Name[i]])
+			if sv.Total[i] != 4 {
+				t.Errorf("%s: %d", sv.Names[sv.Name[i]], sv.Total[i])
+			}
+		}
+	}
+	if strings.Join(chain, ";") != "all;app;main" || len(leaves) != 10 || sv.Names[sv.Name[sv.Root]] != "small" || sv.Size[0] != len(sv.Name) {
+		t.Errorf("subtree view: chain %q, leaves %q, root %d", chain, leaves, sv.Root)
+	}
+
+	// Once the profile changed, the old version's ids are refused until the
+	// page reloads; the cached tree of the new version is served.
+	if err := s.Merge(0, newBuilder().add("app", 1, 100, "main", "new").p); err != nil {
+		t.Fatal(err)
+	}
+	if w := get(t, s, fmt.Sprintf("/api/tree?p=0&type=samples&root=%d&v=%s", v.ID[small], "999.0")); w.Code != http.StatusConflict {
+		t.Errorf("unknown version: %d", w.Code)
+	}
+	if w := get(t, s, fmt.Sprintf("/api/tree?p=0&type=samples&root=%d&v=%s", v.ID[small], v.Version)); w.Code != 200 {
+		t.Errorf("a version still cached: %d", w.Code)
+	}
+	nv := getView(t, s, "/api/tree?p=0&type=samples")
+	if nv.Version == v.Version || nv.paths()["all;app;main;new"] != 100 {
+		t.Errorf("after a merge: version %s (was %s)", nv.Version, v.Version)
+	}
+	for _, bad := range []string{"root=-1", "root=x", "root=99999", "v=x"} {
+		if w := get(t, s, "/api/tree?p=0&"+bad); w.Code != 400 {
+			t.Errorf("%s: %d, want 400", bad, w.Code)
+		}
+	}
+}
+
+// TestSandwich: a function's callers and callees merged over every place
+// it occurs, recursion counted once.
+func TestSandwich(t *testing.T) {
+	s := New()
+	s.Add("x", newBuilder().
+		add("app", 1, 5, "main", "a", "lock", "futex").
+		add("app", 1, 3, "main", "b", "lock", "spin").
+		add("app", 1, 2, "main", "b", "lock", "lock", "futex").
+		add("app", 1, 7, "main", "c").p)
+	w := get(t, s, "/api/sandwich?p=0&type=samples&fn=lock")
+	var sw struct{ Callers, Callees wire }
+	if err := json.Unmarshal(w.Body.Bytes(), &sw); err != nil {
+		t.Fatalf("%s: %v", w.Body, err)
+	}
+	up, down := sw.Callers.paths(), sw.Callees.paths()
+	wantUp := map[string]int64{"lock": 10, "lock;a": 5, "lock;b": 5, "lock;a;main": 5, "lock;b;main;app": 5}
+	wantDown := map[string]int64{"lock": 10, "lock;futex": 5, "lock;spin": 3, "lock;lock": 2, "lock;lock;futex": 2}
+	for k, v := range wantUp {
+		if up[k] != v {
+			t.Errorf("callers %s = %d, want %d (%v)", k, up[k], v, up)
+		}
+	}
+	for k, v := range wantDown {
+		if down[k] != v {
+			t.Errorf("callees %s = %d, want %d (%v)", k, down[k], v, down)
+		}
+	}
+	if _, ok := up["lock;c"]; ok {
+		t.Errorf("c does not call lock: %v", up)
+	}
+	if w := get(t, s, "/api/sandwich?p=0&fn=nope"); w.Code != 404 {
+		t.Errorf("unknown function: %d", w.Code)
+	}
+}
+
+// TestThreadsAndSVG: the tid filter keeps one thread's samples, the thread
+// list names them, and the SVG download draws the filtered profile.
+func TestThreadsAndSVG(t *testing.T) {
+	b := newBuilder().
+		add("app", 10, 5, "main", "worker_a").
+		add("app", 10, 3, "main", "worker_b").
+		add("app", 10, 2, "main", "<script>x</script>")
+	b.p.Sample[0].NumLabel[sample.LabelTID] = []int64{11}
+	b.p.Sample[1].NumLabel[sample.LabelTID] = []int64{12}
+	s := New()
+	s.Add("x", b.p)
+	tr := getTree(t, s, "/api/tree?p=0&type=samples&tid=12")
+	if got := tr.paths(); got["all"] != 3 || got["all;app;main;worker_b"] != 3 || got["all;app;main;worker_a"] != 0 {
+		t.Errorf("tid 12: %v", got)
+	}
+	var procs struct{ Threads []processJSON }
+	w := get(t, s, "/api/processes?p=0&type=samples")
+	if err := json.Unmarshal(w.Body.Bytes(), &procs); err != nil || len(procs.Threads) != 3 || procs.Threads[0] != (processJSON{"app", 10, 5, 11}) {
+		t.Errorf("threads: %s %v", w.Body, err)
+	}
+	w = get(t, s, "/download?p=0&format=svg&type=samples&tid=11")
+	svg := w.Body.String()
+	if w.Code != 200 || w.Header().Get("Content-Type") != "image/svg+xml" || !strings.Contains(svg, "<svg") ||
+		!strings.Contains(svg, "worker_a") || strings.Contains(svg, "worker_b") {
+		t.Errorf("svg of tid 11: %d %.300s", w.Code, svg)
+	}
+	w = get(t, s, "/download?p=0&format=svg&type=samples")
+	if svg := w.Body.String(); !strings.Contains(svg, "worker_b") || strings.Contains(svg, "<script>x") || !strings.Contains(svg, "&lt;script&gt;x") {
+		t.Errorf("svg escapes names: %.2000s", svg)
+	}
+	for _, bad := range []string{"/download?p=0&format=svg&tid=x", "/download?p=0&format=svg&type=nope", "/api/tree?p=0&tid=-3"} {
+		if w := get(t, s, bad); w.Code != 400 {
+			t.Errorf("%s: %d, want 400", bad, w.Code)
+		}
+	}
 }

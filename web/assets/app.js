@@ -6,10 +6,13 @@
   const $ = (id) => document.getElementById(id);
   const H = 16; // frame height, CSS pixels
   const MAXROWS = 2000; // a canvas taller than ~32k pixels is not drawn
-  const st = { p: 0, type: "", base: "", proc: "", icicle: false, zoomPath: [], versions: "", sortKey: "self", sortDesc: true };
+  const st = { p: 0, type: "", base: "", proc: "", tid: "", icicle: false, zoomPath: [], versions: "", sortKey: "self", sortDesc: true };
   let profiles = [];
-  let data = null;
+  let data = null; // the view drawn: the whole profile's, or a zoomed subtree's
+  let whole = null; // the whole profile's view
+  let views = new Map(); // subtree views of whole, by tree id
   let zoom = 0;
+  const NARROW = 20000; // the server merges frames under 1/NARROW of a view
   let rows = []; // per depth: drawn frames [x, w, node], left to right
   let matchName = null;
   let loading = 0;
@@ -65,6 +68,7 @@
     const q = "p=" + c.id + "&type=" + encodeURIComponent(st.type);
     $("dlfolded").href = "download?format=folded&" + q;
     $("dlpprof").href = "download?format=pprof&p=" + c.id;
+    $("dlsvg").href = treeURL().replace("api/tree", "download") + "&format=svg";
   }
 
   async function fillProcesses() {
@@ -85,6 +89,12 @@
     }
     sel.value = keep;
     if (sel.value !== keep) st.proc = "";
+    const ts = $("thread"), keepT = st.tid;
+    ts.replaceChildren();
+    option(ts, "", "all");
+    for (const th of j.threads || []) option(ts, String(th.tid), th.comm + " [" + th.pid + "/" + th.tid + "] " + fmt(th.value));
+    ts.value = keepT;
+    if (ts.value !== keepT) st.tid = "";
   }
 
   function treeURL() {
@@ -92,6 +102,7 @@
     if (st.base !== "") u += "&base=" + st.base;
     if (st.proc.startsWith("pid:")) u += "&pid=" + encodeURIComponent(st.proc.slice(4));
     if (st.proc.startsWith("comm:")) u += "&comm=" + encodeURIComponent(st.proc.slice(5));
+    if (st.tid !== "") u += "&tid=" + encodeURIComponent(st.tid);
     return u;
   }
 
@@ -106,30 +117,72 @@
       return;
     }
     if (my !== loading) return; // a newer request superseded this one
-    prepare(j);
-    // Keep the zoom across refreshes: find the same path of names.
+    whole = prepare(j);
+    views = new Map();
+    data = whole;
     zoom = 0;
-    for (const nm of st.zoomPath) {
-      const c = findChild(zoom, nm);
-      if (c < 0) break;
-      zoom = c;
-    }
-    st.zoomPath = pathOf(zoom);
-    runSearch();
-    draw();
     buildTop();
+    // Keep the zoom across refreshes: find the same path of names.
+    await zoomToPath(st.zoomPath, my);
+    if (my !== loading) return;
+    await runSearch();
+    if (my !== loading) return;
+    draw();
+    if (sandwich) openSandwich(sandwich.fn); // the profile changed under it
     hook.loadMs = performance.now() - t0;
     status(data.sum === 0 ? "no samples" + (st.proc ? " for this process" : " yet") : "");
     hook.ready = true;
   }
 
+  // zoomToPath zooms to the frame at a path of names, as deep as it still
+  // exists, fetching the subtree's own view where the frames it needs
+  // were merged as too narrow in the view at hand.
+  async function zoomToPath(path, my) {
+    let d = whole, z = whole.root, k = 0;
+    for (;;) {
+      for (; k < path.length; k++) {
+        const c = findChild(d, z, path[k]);
+        if (c < 0) break;
+        z = c;
+      }
+      if (z === d.root || !d.narrowBelow[z] || !needsView(d, z)) break;
+      const id = d.id[z];
+      let v = views.get(id);
+      if (!v) {
+        try {
+          v = prepare(await getJSON(treeURL() + "&root=" + id + "&v=" + encodeURIComponent(whole.version)));
+        } catch (e) {
+          if (my === loading) status(String(e.message), true);
+          break;
+        }
+        if (my !== loading) return;
+        views.set(id, v);
+      }
+      d = v;
+      z = v.root;
+    }
+    data = d;
+    zoom = z;
+    st.zoomPath = pathOf(z);
+  }
+
+  // needsView says whether the frames merged away under z would be a
+  // device pixel wide once z fills the canvas.
+  function needsView(d, z) {
+    const px = Math.max(100, canvas.clientWidth) * (window.devicePixelRatio || 1);
+    return d.total[z] * NARROW < d.total[d.root] * px;
+  }
+
+  const nameOf = (i, d = data) => (d.name[i] < 0 ? "(narrow)" : d.names[d.name[i]]);
+
   function prepare(j) {
     const n = j.name.length;
     const d = {
       names: j.names, diff: j.diff, unit: j.unit, type: j.type, sum: j.sum, sumBefore: j.sumBefore || 0,
+      version: j.version, root: j.root, id: Int32Array.from(j.id), fself: j.fself, ftotal: j.ftotal,
       name: Int32Array.from(j.name), total: Float64Array.from(j.total), size: Int32Array.from(j.size),
       before: j.before ? Float64Array.from(j.before) : null,
-      depth: new Int32Array(n), parent: new Int32Array(n), maxDepth: 0,
+      depth: new Int32Array(n), parent: new Int32Array(n), maxDepth: 0, narrowBelow: new Uint8Array(n),
     };
     d.self = Float64Array.from(d.total);
     d.selfBefore = d.before ? Float64Array.from(d.before) : null;
@@ -152,18 +205,19 @@
       for (let i = 0; i < n; i++) m = Math.max(m, Math.abs(d.self[i] - d.selfBefore[i] * d.scale));
       d.maxDelta = m;
     }
-    data = d;
+    for (let i = n - 1; i > 0; i--) if (d.narrowBelow[i] || d.name[i] < 0) d.narrowBelow[d.parent[i]] = 1;
+    return d;
   }
 
-  function findChild(i, nm) {
-    const end = i + data.size[i];
-    for (let c = i + 1; c < end; c += data.size[c]) if (data.names[data.name[c]] === nm) return c;
+  function findChild(d, i, nm) {
+    const end = i + d.size[i];
+    for (let c = i + 1; c < end; c += d.size[c]) if (d.name[c] >= 0 && d.names[d.name[c]] === nm) return c;
     return -1;
   }
 
   function pathOf(i) {
     const p = [];
-    for (; i > 0; i = data.parent[i]) p.push(data.names[data.name[i]]);
+    for (; i > 0; i = data.parent[i]) p.push(nameOf(i));
     return p.reverse();
   }
 
@@ -193,52 +247,51 @@
     return "rgb(255,255,255)";
   }
 
-  function color(i) {
-    if (matchName && matchName[data.name[i]]) return "rgb(230,0,230)";
-    if (data.diff) return diffColor(i);
-    return hot(data.names[data.name[i]]);
+  function color(i, d = data) {
+    if (d.name[i] < 0) return "rgb(200,200,200)";
+    if (matchName && matchName[d.name[i]]) return "rgb(230,0,230)";
+    if (d.diff && d.before) return diffColor(i);
+    return hot(d.names[d.name[i]]);
   }
 
   let charW = 7;
-  function draw() {
-    const t0 = performance.now();
-    const d = data;
+  // paint draws view d on canvas cv, zoomed to frame z: its callers span
+  // the width, dimmed; frames under a device pixel are skipped. It returns
+  // where each frame went, per depth, left to right.
+  function paint(cv, d, z, icicle) {
+    const c2 = cv.getContext("2d");
     const dpr = window.devicePixelRatio || 1;
-    const W = Math.max(100, canvas.clientWidth);
+    const W = Math.max(100, cv.clientWidth);
     const nrows = Math.min(d.maxDepth + 1, MAXROWS);
-    canvas.style.height = nrows * H + "px";
-    canvas.width = Math.round(W * dpr);
-    canvas.height = Math.round(nrows * H * dpr);
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.font = "12px system-ui, sans-serif";
-    ctx.textBaseline = "middle";
-    charW = ctx.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEF").width / 32;
-    rows = [];
-    const names = [];
-    let count = 0;
+    cv.style.height = nrows * H + "px";
+    cv.width = Math.round(W * dpr);
+    cv.height = Math.round(nrows * H * dpr);
+    c2.setTransform(dpr, 0, 0, dpr, 0, 0);
+    c2.font = "12px system-ui, sans-serif";
+    c2.textBaseline = "middle";
+    charW = c2.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEF").width / 32;
+    const out = { rows: [], names: [], d, icicle, nrows, cv };
     const minW = 1 / dpr; // narrower than a device pixel: not drawn
-    const y = (depth) => (st.icicle ? depth : nrows - 1 - depth) * H;
+    const y = (depth) => (icicle ? depth : nrows - 1 - depth) * H;
     const frame = (i, x, w, dim) => {
       const depth = d.depth[i];
       if (depth >= MAXROWS) return;
-      (rows[depth] || (rows[depth] = [])).push([x, w, i]);
-      ctx.globalAlpha = dim ? 0.55 : 1;
-      ctx.fillStyle = color(i);
+      (out.rows[depth] || (out.rows[depth] = [])).push([x, w, i]);
+      c2.globalAlpha = dim ? 0.55 : 1;
+      c2.fillStyle = color(i, d);
       const yy = y(depth);
-      ctx.fillRect(x, yy, Math.max(w - 0.5, minW), H - 1);
-      const nm = i === 0 ? "all" : d.names[d.name[i]];
-      names.push(nm);
-      count++;
+      c2.fillRect(x, yy, Math.max(w - 0.5, minW), H - 1);
+      const nm = nameOf(i, d);
+      out.names.push(nm);
       if (w > 3 * charW + 6) {
         const fit = Math.floor((w - 6) / charW);
         const label = nm.length <= fit ? nm : nm.slice(0, Math.max(fit - 2, 1)) + "..";
-        ctx.fillStyle = "#000";
-        ctx.fillText(label, x + 3, yy + H / 2);
+        c2.fillStyle = "#000";
+        c2.fillText(label, x + 3, yy + H / 2);
       }
     };
-    // The zoomed frame's callers span the width, dimmed.
-    for (let a = d.parent[zoom]; a >= 0; a = d.parent[a]) frame(a, 0, W, true);
-    const zt = d.total[zoom];
+    for (let a = d.parent[z]; a >= 0; a = d.parent[a]) frame(a, 0, W, true);
+    const zt = d.total[z];
     if (zt > 0) {
       const scale = W / zt;
       const walk = (i, x) => {
@@ -251,17 +304,59 @@
           x += d.total[c] * scale;
         }
       };
-      walk(zoom, 0);
+      walk(z, 0);
     }
-    for (const r of rows) if (r) r.sort((a, b) => a[0] - b[0]);
-    ctx.globalAlpha = 1;
+    for (const r of out.rows) if (r) r.sort((a, b) => a[0] - b[0]);
+    c2.globalAlpha = 1;
+    return out;
+  }
+
+  let painted = null; // the main canvas's paint
+  function draw() {
+    const t0 = performance.now();
+    const d = data;
+    painted = paint(canvas, d, zoom, st.icicle);
+    rows = painted.rows;
     hook.draws++;
-    hook.drawn = count;
-    hook.names = names;
-    hook.zoom = zoom === 0 ? "" : d.names[d.name[zoom]];
+    hook.drawn = painted.names.length;
+    hook.names = painted.names;
+    hook.zoom = d.parent[zoom] < 0 ? "" : nameOf(zoom);
+    hook.view = d.root; // the view's own root: > 0 in a fetched subtree view
     hook.drawMs = performance.now() - t0;
     if (!hook.firstDrawAt) hook.firstDrawAt = performance.now();
-    $("reset").disabled = zoom === 0;
+    $("reset").disabled = d.parent[zoom] < 0;
+    if (sandwich) drawSandwich();
+  }
+
+  // The sandwich view: one function's callers above it (a flame graph of
+  // callers) and its callees below (an icicle), merged over every place
+  // it occurs.
+  let sandwich = null; // { fn, callers, callees, up, down } while shown
+  async function openSandwich(fn) {
+    let j;
+    try {
+      j = await getJSON(treeURL().replace("api/tree", "api/sandwich") + "&v=" + encodeURIComponent(whole.version) + "&fn=" + encodeURIComponent(fn));
+    } catch (e) {
+      status(String(e.message), true);
+      return;
+    }
+    sandwich = { fn, callers: prepare(j.callers), callees: prepare(j.callees) };
+    $("sandwich").classList.remove("hide");
+    $("swname").textContent = fn;
+    drawSandwich();
+    $("sandwich").scrollIntoView({ block: "nearest" });
+  }
+  function closeSandwich() {
+    sandwich = null;
+    hook.sandwich = null;
+    $("sandwich").classList.add("hide");
+  }
+  function drawSandwich() {
+    const sw = sandwich;
+    sw.up = paint($("callers"), sw.callers, 0, false);
+    sw.down = paint($("callees"), sw.callees, 0, true);
+    hook.sandwich = { fn: sw.fn, callers: sw.up.names, callees: sw.down.names, total: sw.callers.total[0] };
+    hook.sandwichDraws = (hook.sandwichDraws || 0) + 1;
   }
 
   // Where frame i was drawn, in client coordinates (for tests).
@@ -270,7 +365,7 @@
     const nrows = Math.min(data.maxDepth + 1, MAXROWS);
     for (let depth = 0; depth < rows.length; depth++) {
       for (const [x, w, i] of rows[depth] || []) {
-        if ((i === 0 ? "all" : data.names[data.name[i]]) === nm) {
+        if (nameOf(i) === nm) {
           const yy = (st.icicle ? depth : nrows - 1 - depth) * H;
           return { x: b.left + x, y: b.top + yy, w, h: H - 1 };
         }
@@ -279,14 +374,13 @@
     return null;
   };
 
-  function at(ev) {
-    if (!data) return -1;
-    const b = canvas.getBoundingClientRect();
+  function at(ev, pt = painted) {
+    if (!pt) return -1;
+    const b = pt.cv.getBoundingClientRect();
     const x = ev.clientX - b.left, yy = ev.clientY - b.top;
-    const nrows = Math.min(data.maxDepth + 1, MAXROWS);
     const row = Math.floor(yy / H);
-    const depth = st.icicle ? row : nrows - 1 - row;
-    for (const [fx, w, i] of rows[depth] || []) if (x >= fx && x < fx + Math.max(w, 1)) return i;
+    const depth = pt.icicle ? row : pt.nrows - 1 - row;
+    for (const [fx, w, i] of pt.rows[depth] || []) if (x >= fx && x < fx + Math.max(w, 1)) return i;
     return -1;
   }
 
@@ -303,44 +397,73 @@
   }
   const pct = (a, b) => (b > 0 ? (100 * a / b).toFixed(2) : "0.00") + "%";
 
-  canvas.addEventListener("mousemove", (ev) => {
-    const i = at(ev);
-    if (i < 0) { tip.classList.add("hide"); return; }
-    const d = data;
-    const nm = i === 0 ? "all" : d.names[d.name[i]];
+  function tipText(d, i) {
+    const nm = nameOf(i, d);
+    if (d.name[i] < 0) return "(narrow)\n" + fmt(d.total[i]) + " (" + pct(d.total[i], d.sum) + " of all) in frames each under 1/" + NARROW + " of the view, merged: click to zoom in";
     let text = nm + "\n" + fmt(d.total[i]) + " (" + pct(d.total[i], d.sum) + " of all), self " + fmt(d.self[i]);
-    if (d.diff) {
+    if (d.diff && d.before) {
       const b = d.before[i] * d.scale;
       text += "\nbase " + fmt(b) + " → " + fmt(d.total[i]) + " (" + (d.total[i] >= b ? "+" : "") + pct(d.total[i] - b, d.sum) + " of all)";
     }
-    tip.textContent = text;
-    tip.classList.remove("hide");
-    const g = $("graph").getBoundingClientRect();
+    return text;
+  }
+
+  function showTip(el, box, ev, text) {
+    el.textContent = text;
+    el.classList.remove("hide");
+    const g = box.getBoundingClientRect();
     let left = ev.clientX - g.left + 12;
     if (left + 320 > g.width) left = Math.max(0, ev.clientX - g.left - 330);
-    tip.style.left = left + "px";
-    tip.style.top = ev.clientY - g.top + 14 + "px";
+    el.style.left = left + "px";
+    el.style.top = ev.clientY - g.top + 14 + "px";
     hook.tip = text;
+  }
+
+  canvas.addEventListener("mousemove", (ev) => {
+    const i = at(ev);
+    if (i < 0) { tip.classList.add("hide"); return; }
+    showTip(tip, $("graph"), ev, tipText(data, i));
   });
   canvas.addEventListener("mouseleave", () => tip.classList.add("hide"));
   canvas.addEventListener("click", (ev) => {
     const i = at(ev);
     if (i < 0) return;
-    setZoom(i);
+    if ((ev.shiftKey || ev.altKey) && data.name[i] > 0) { openSandwich(nameOf(i)); return; }
+    setZoom(data.name[i] < 0 ? data.parent[i] : i);
   });
+  for (const [id, side] of [["callers", "up"], ["callees", "down"]]) {
+    const cv = $(id);
+    cv.addEventListener("mousemove", (ev) => {
+      const pt = sandwich && sandwich[side];
+      const i = at(ev, pt);
+      if (i < 0) { $("swtip").classList.add("hide"); return; }
+      showTip($("swtip"), $("sandwich"), ev, tipText(pt.d, i));
+    });
+    cv.addEventListener("mouseleave", () => $("swtip").classList.add("hide"));
+    // A click on a frame of the sandwich shows that function's sandwich.
+    cv.addEventListener("click", (ev) => {
+      const pt = sandwich && sandwich[side];
+      const i = at(ev, pt);
+      if (i >= 0 && pt.d.name[i] > 0) openSandwich(nameOf(i, pt.d));
+    });
+  }
+  $("swclose").addEventListener("click", closeSandwich);
 
-  function setZoom(i) {
-    zoom = i;
+  async function setZoom(i) {
     st.zoomPath = pathOf(i);
+    await zoomToPath(st.zoomPath, loading);
     draw();
   }
 
   // Search: frames whose name matches are highlighted; the matched share is
   // of all samples, each sample counted once however many matched frames
   // it has (a matched frame's subtree is skipped).
-  function runSearch() {
+  // The share is the server's: the view holds merged narrow frames.
+  let searching = 0;
+  async function runSearch() {
     const q = $("search").value;
-    if (!data || q === "") {
+    const my = ++searching;
+    if (!whole || q === "") {
       matchName = null;
       hook.matched = null;
       hook.matchedText = "";
@@ -349,13 +472,18 @@
     }
     let re;
     try { re = new RegExp(q); } catch (e) { re = new RegExp(q.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")); }
-    const d = data;
-    matchName = new Uint8Array(d.names.length);
-    for (let k = 1; k < d.names.length; k++) if (re.test(d.names[k])) matchName[k] = 1;
-    let m = 0;
-    for (let i = 1; i < d.total.length;) {
-      if (matchName[d.name[i]]) { m += d.total[i]; i += d.size[i]; } else i++;
+    const d = whole;
+    const mn = new Uint8Array(d.names.length);
+    for (let k = 1; k < d.names.length; k++) if (re.test(d.names[k])) mn[k] = 1;
+    let m;
+    try {
+      m = (await getJSON(treeURL().replace("api/tree", "api/search") + "&v=" + encodeURIComponent(d.version) + "&q=" + encodeURIComponent(q))).matched;
+    } catch (e) {
+      if (my === searching) status(String(e.message), true);
+      return;
     }
+    if (my !== searching) return;
+    matchName = mn;
     hook.matched = d.sum > 0 ? m / d.sum : 0;
     hook.matchedText = "Matched: " + pct(m, d.sum) + " (" + fmt(m) + ")";
     $("matched").textContent = hook.matchedText;
@@ -365,18 +493,9 @@
   // per stack however often it recurses.
   let top = [];
   function buildTop() {
-    const d = data;
+    const d = whole;
     const nn = d.names.length;
-    const self = new Float64Array(nn), total = new Float64Array(nn), on = new Int32Array(nn);
-    const stack = [];
-    for (let i = 1; i < d.total.length; i++) {
-      while (stack.length && stack[stack.length - 1] + d.size[stack[stack.length - 1]] <= i) on[d.name[stack.pop()]]--;
-      const k = d.name[i];
-      self[k] += d.self[i];
-      if (on[k] === 0) total[k] += d.total[i];
-      on[k]++;
-      stack.push(i);
-    }
+    const self = d.fself, total = d.ftotal; // the server's, over every frame
     top = [];
     for (let k = 1; k < nn; k++) if (total[k] > 0 || self[k] > 0) top.push({ name: d.names[k], self: self[k], total: total[k] });
     renderTop();
@@ -391,7 +510,7 @@
       return st.sortDesc ? -c : c;
     });
     const body = document.createElement("tbody");
-    const sum = data ? data.sum : 0;
+    const sum = whole ? whole.sum : 0;
     for (const r of rowsT.slice(0, 300)) {
       const tr = document.createElement("tr");
       for (const [v, cls] of [[r.name, ""], [fmt(r.self), "num"], [pct(r.self, sum), "num"], [fmt(r.total), "num"], [pct(r.total, sum), "num"]]) {
@@ -400,11 +519,17 @@
         if (cls) td.className = cls;
         tr.appendChild(td);
       }
+      const td = document.createElement("td");
+      const btn = document.createElement("button");
+      btn.textContent = "sandwich";
+      btn.title = "callers and callees of this function";
+      btn.addEventListener("click", (ev) => { ev.stopPropagation(); openSandwich(r.name); });
+      td.appendChild(btn);
+      tr.appendChild(td);
       tr.title = r.name;
       tr.addEventListener("click", () => {
         $("search").value = "^" + r.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "$";
-        runSearch();
-        draw();
+        runSearch().then(draw);
       });
       body.appendChild(tr);
     }
@@ -412,7 +537,7 @@
     hook.top = rowsT.slice(0, 20).map((r) => r.name);
   }
 
-  for (const th of document.querySelectorAll("#top th")) {
+  for (const th of document.querySelectorAll("#top th[data-key]")) {
     th.addEventListener("click", () => {
       const k = th.dataset.key;
       st.sortDesc = st.sortKey === k ? !st.sortDesc : k !== "name";
@@ -426,8 +551,8 @@
       const j = await getJSON("api/profiles");
       profiles = j.profiles;
       fillSelects();
-      if (full) await fillProcesses();
-      await loadTree();
+      // The process menu and the tree are independent: fetch them at once.
+      await Promise.all([full ? fillProcesses() : null, loadTree()]);
     } catch (e) {
       status(String(e.message), true);
     }
@@ -454,9 +579,10 @@
   $("profile").addEventListener("change", () => { st.p = Number($("profile").value); st.proc = ""; st.zoomPath = []; refresh(true); });
   $("type").addEventListener("change", () => { st.type = $("type").value; refresh(true); });
   $("base").addEventListener("change", () => { st.base = $("base").value; refresh(false); });
-  $("process").addEventListener("change", () => { st.proc = $("process").value; st.zoomPath = []; loadTree(); });
+  $("process").addEventListener("change", () => { st.proc = $("process").value; st.zoomPath = []; fillSelects(); loadTree(); });
+  $("thread").addEventListener("change", () => { st.tid = $("thread").value; st.zoomPath = []; fillSelects(); loadTree(); });
   $("normalize").addEventListener("change", () => loadTree());
-  $("search").addEventListener("input", () => { runSearch(); if (data) draw(); });
+  $("search").addEventListener("input", () => runSearch().then(() => { if (data) draw(); }));
   $("topfilter").addEventListener("input", renderTop);
   $("reset").addEventListener("click", () => setZoom(0));
   $("icicle").addEventListener("click", () => { st.icicle = !st.icicle; $("icicle").textContent = st.icicle ? "Flame" : "Icicle"; draw(); });
@@ -464,10 +590,10 @@
 
   document.addEventListener("keydown", (ev) => {
     const inField = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
+    if (ev.key === "Escape" && sandwich && !inField) { closeSandwich(); return; }
     if (ev.key === "Escape") {
       $("search").value = "";
-      runSearch();
-      if (data) draw();
+      runSearch().then(() => { if (data) draw(); });
       if (inField) ev.target.blur();
       return;
     }
@@ -505,10 +631,16 @@
   });
 
   // Test hooks to drive the page without the mouse.
-  hook.search = (q) => { $("search").value = q; runSearch(); draw(); return hook.matched; };
+  hook.search = async (q) => { $("search").value = q; await runSearch(); draw(); return hook.matched; };
   hook.setBase = async (id) => { st.base = id === null ? "" : String(id); await refresh(false); };
-  hook.setProcess = async (v) => { st.proc = v; st.zoomPath = []; await loadTree(); };
+  hook.setProcess = async (v) => { st.proc = v; st.zoomPath = []; fillSelects(); await loadTree(); };
+  hook.setThread = async (v) => { st.tid = v; st.zoomPath = []; fillSelects(); await loadTree(); };
   hook.setType = async (t) => { st.type = t; await refresh(true); };
+  hook.sandwichOf = async (fn) => { await openSandwich(fn); return hook.sandwich; };
+  hook.zoomTo = async (nm) => {
+    for (let i = 0; i < data.total.length; i++) if (nameOf(i) === nm) { await setZoom(i); return true; }
+    return false;
+  };
   hook.color = (nm) => {
     for (let i = 0; i < data.total.length; i++) if (data.names[data.name[i]] === nm) return color(i);
     return null;
