@@ -93,23 +93,30 @@ func TestCommandKilled(t *testing.T) {
 // profiled from its start (fork tracked in BPF), and no other process is.
 func TestCommandChildren(t *testing.T) {
 	bpftest.Require(t)
+	knob, err := filepath.Abs("../../testdata/knob/knob")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out, errb bytes.Buffer
-	// "; true" keeps sh from exec'ing spin: spin is a forked child.
-	args := []string{"-F", "999", "-f", "--", "sh", "-c", "sleep 0.001; " + spinPath(t) + " 0.3; true"}
+	// "; true" keeps sh from exec'ing knob: knob is a forked child. knob
+	// does a fixed amount of work (about 0.36 s of CPU), so its samples do
+	// not depend on how busy the machine is.
+	args := []string{"-F", "999", "-f", "--", "sh", "-c", "sleep 0.001; " + knob + "; true"}
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("profile %q: exit %d: %s", args, code, errb.String())
 	}
-	byComm, chained := folded(t, out.String(), ";main;spin_a;spin_b;spin_c;")
+	// Its frames up to libc's start, whether walked from its unwind
+	// table or, before that is loaded, by frame pointers.
+	byComm, chained := folded(t, out.String(), ";__libc_start_call_main;")
 	for comm := range byComm {
-		if comm != "sh" && comm != "sleep" && comm != "spin" {
+		if comm != "sh" && comm != "sleep" && comm != "knob" {
 			t.Errorf("samples of %q, not the command's", comm)
 		}
 	}
-	// 0.3 s of CPU at 999 Hz is about 300 samples, fewer on a loaded
-	// machine (spin runs for 0.3 s of wall time); a child not followed has
-	// none.
-	if byComm["spin"] < 120 || chained*10 < byComm["spin"]*9 {
-		t.Errorf("spin: %d samples (want about 300), %d with its chain\n%s", byComm["spin"], chained, out.String())
+	// About 360 samples at 999 Hz; a child not followed has none, one
+	// found late loses its first ones.
+	if byComm["knob"] < 250 || chained*10 < byComm["knob"]*8 {
+		t.Errorf("knob: %d samples (want about 360), %d through __libc_start_call_main\n%s", byComm["knob"], chained, out.String())
 	}
 }
 
