@@ -450,3 +450,87 @@ func TestBrowserLive(t *testing.T) {
 		t.Error("not marked live")
 	}
 }
+
+// TestBrowserWall: a wall profile shown by its wall type colours a frame
+// that was all on-CPU warm and one that was all blocked blue, with a
+// legend, and the tooltip gives the split; its cpu type is the plain
+// flame graph again.
+func TestBrowserWall(t *testing.T) {
+	p := wallBuilder().
+		oncpu(600_000_000, "main", "compute").
+		blocked(300_000_000, "main", "io", "read").
+		oncpu(100_000_000, "main", "io", "parse").p
+	s := New()
+	s.Add("wall.pb.gz", p)
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	ctx := browser(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitDraws(t, ctx, 0)
+	rgbOf := func(name string) (r, g, b int) {
+		t.Helper()
+		c := eval[string](t, ctx, `window.__ember.color(`+strconvQuote(name)+`)`)
+		if _, err := fmt.Sscanf(c, "rgb(%d,%d,%d)", &r, &g, &b); err != nil {
+			t.Fatalf("%s: colour %q: %v", name, c, err)
+		}
+		return r, g, b
+	}
+	// flamegraph.pl's hot palette: red 205-255, blue under 56.
+	if r, g, b := rgbOf("compute"); r < 205 || b > 55 || g > 230 {
+		t.Errorf("compute, all on-CPU: rgb(%d,%d,%d), want warm", r, g, b)
+	}
+	// Its io palette: red = green 80-140, blue 190-245.
+	if r, g, b := rgbOf("read"); r != g || r < 80 || r > 140 || b < 190 {
+		t.Errorf("read, all blocked: rgb(%d,%d,%d), want blue", r, g, b)
+	}
+	// io, a quarter on-CPU: between the two, bluer than warm.
+	if r, g, b := rgbOf("io"); b <= 55 || r < 80 || b < r-60 {
+		t.Errorf("io, 25%% on-CPU: rgb(%d,%d,%d), want a blend", r, g, b)
+	}
+	if !eval[bool](t, ctx, `window.__ember.wallMode && !document.getElementById("walllegend").classList.contains("hide")`) {
+		t.Error("wall mode on, legend not shown")
+	}
+	artefact(t, ctx, "web-wall.png")
+
+	hover := func(name string) string {
+		t.Helper()
+		r := rectOf(t, ctx, name)
+		if err := chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, r.X+r.W/2, r.Y+r.H/2)); err != nil {
+			t.Fatal(err)
+		}
+		return eval[string](t, ctx, `document.getElementById("tip").textContent`)
+	}
+	if tip := hover("io"); !strings.HasPrefix(tip, "io\n400.00 ms (40.00% of all)") || !strings.HasSuffix(tip, "\non-CPU 25% · blocked 75%") {
+		t.Errorf("io tooltip %q", tip)
+	}
+	if tip := hover("read"); !strings.HasSuffix(tip, "\non-CPU 0% · blocked 100%") {
+		t.Errorf("read tooltip %q", tip)
+	}
+	if tip := hover("compute"); !strings.HasSuffix(tip, "\non-CPU 100% · blocked 0%") {
+		t.Errorf("compute tooltip %q", tip)
+	}
+
+	// The cpu type alone: the plain hot palette, no legend, no split.
+	eval[bool](t, ctx, `window.__ember.setType("cpu").then(() => true)`)
+	if r, g, b := rgbOf("compute"); r < 205 || b > 55 {
+		t.Errorf("compute by cpu: rgb(%d,%d,%d)", r, g, b)
+	}
+	if eval[bool](t, ctx, `window.__ember.wallMode || !document.getElementById("walllegend").classList.contains("hide")`) {
+		t.Error("cpu type: wall mode or its legend still on")
+	}
+	if tip := hover("compute"); strings.Contains(tip, "on-CPU") {
+		t.Errorf("cpu type tooltip %q", tip)
+	}
+	if e := eval[string](t, ctx, `window.__ember.error`); e != "" {
+		t.Errorf("page error %q", e)
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -50,8 +50,13 @@ type tree struct {
 	parent []int32
 	total  []int64
 	before []int64 // nil unless a base profile was added
-	kids   map[uint64]int32
-	locs   map[*profile.Location][]int32
+	// cpu and off split each node's total into on-CPU and blocked time
+	// (a wall profile's cpu and offcpu types); nil unless split was set.
+	cpu, off []int64
+	// cpuIdx and offIdx are the sample types cpu and off are read from.
+	cpuIdx, offIdx int
+	kids           map[uint64]int32
+	locs           map[*profile.Location][]int32
 	// hasComm says whether stacks start with a process name; profiles
 	// ember did not write have none, and start at the program's root.
 	hasComm bool
@@ -90,6 +95,10 @@ func (t *tree) child(p, name int32) int32 {
 	if t.before != nil {
 		t.before = append(t.before, 0)
 	}
+	if t.cpu != nil {
+		t.cpu = append(t.cpu, 0)
+		t.off = append(t.off, 0)
+	}
 	t.kids[k] = c
 	return c
 }
@@ -120,6 +129,14 @@ func (t *tree) frames(l *profile.Location) []int32 {
 	return f
 }
 
+// split makes the tree keep each node's on-CPU and blocked time, read
+// from sample types cpu and off, beside the value it is drawn by.
+func (t *tree) split(cpu, off int) {
+	t.cpuIdx, t.offIdx = cpu, off
+	t.cpu = make([]int64, len(t.total))
+	t.off = make([]int64, len(t.total))
+}
+
 // add adds the samples of p that f keeps, valued by sample type idx, as
 // after (the graph's widths) or as before (the diff's base).
 func (t *tree) add(p *profile.Profile, idx int, f Filter, asBefore bool) {
@@ -133,6 +150,19 @@ func (t *tree) add(p *profile.Profile, idx int, f Filter, asBefore bool) {
 		v := s.Value[idx]
 		if v <= 0 {
 			continue
+		}
+		// The on-CPU/blocked split, of the graph's samples only.
+		var c, o int64
+		splitting := t.cpu != nil && !asBefore
+		if splitting {
+			if t.cpuIdx < len(s.Value) {
+				c = s.Value[t.cpuIdx]
+			}
+			if t.offIdx < len(s.Value) {
+				o = s.Value[t.offIdx]
+			}
+			t.cpu[0] += c
+			t.off[0] += o
 		}
 		vals := t.total
 		if asBefore {
@@ -150,11 +180,19 @@ func (t *tree) add(p *profile.Profile, idx int, f Filter, asBefore bool) {
 			}
 			cur = t.child(cur, t.intern(name))
 			t.addValue(cur, v, asBefore)
+			if splitting {
+				t.cpu[cur] += c
+				t.off[cur] += o
+			}
 		}
 		for i := len(s.Location) - 1; i >= 0; i-- {
 			for _, n := range t.frames(s.Location[i]) {
 				cur = t.child(cur, n)
 				t.addValue(cur, v, asBefore)
+				if splitting {
+					t.cpu[cur] += c
+					t.off[cur] += o
+				}
 			}
 		}
 	}
@@ -311,6 +349,26 @@ func sampleIndex(p *profile.Profile, typ string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("no sample type %q", typ)
+}
+
+// wallSplit returns the sample types that split type idx into on-CPU and
+// blocked time: a wall profile ("profile --wall") shown by its wall type,
+// with cpu and offcpu types in the same unit.
+func wallSplit(p *profile.Profile, idx int) (cpu, off int, ok bool) {
+	st := p.SampleType[idx]
+	if st.Type != "wall" {
+		return 0, 0, false
+	}
+	cpu, off = -1, -1
+	for i, x := range p.SampleType {
+		switch {
+		case x.Type == "cpu" && x.Unit == st.Unit:
+			cpu = i
+		case x.Type == "offcpu" && x.Unit == st.Unit:
+			off = i
+		}
+	}
+	return cpu, off, cpu >= 0 && off >= 0
 }
 
 // hasComm reports whether any sample carries a process name.

@@ -45,6 +45,9 @@ func build(p, base *profile.Profile, typ string, f Filter) (*built, error) {
 		// Most stacks add a few nodes: sizing the map up front saves its
 		// growth, the larger part of building a big tree.
 		t.kids = make(map[uint64]int32, 2*len(p.Sample))
+		if c, o, ok := wallSplit(p, idx); ok {
+			t.split(c, o)
+		}
 		if base != nil {
 			bi, err := sampleIndex(base, st.Type)
 			if err != nil {
@@ -135,12 +138,14 @@ func (b *built) match(re *regexp.Regexp) int64 {
 func (b *built) appendView(out []byte, root int32, version string) []byte {
 	t := b.t
 	var ids, names, sizes []int32
-	var totals, befores []int64
-	emit := func(id, name int32, total, before int64) {
+	var totals, befores, cpus, offs []int64
+	emit := func(id, name int32, total, before, cpu, off int64) {
 		ids = append(ids, id)
 		names = append(names, name)
 		totals = append(totals, total)
 		befores = append(befores, before)
+		cpus = append(cpus, cpu)
+		offs = append(offs, off)
 		sizes = append(sizes, 1)
 	}
 	before := func(v int32) int64 {
@@ -149,20 +154,30 @@ func (b *built) appendView(out []byte, root int32, version string) []byte {
 		}
 		return t.before[v]
 	}
+	cpu := func(v int32) (int64, int64) {
+		if t.cpu == nil {
+			return 0, 0
+		}
+		return t.cpu[v], t.off[v]
+	}
+	node := func(v int32) {
+		c, o := cpu(v)
+		emit(v, t.name[v], t.total[v], before(v), c, o)
+	}
 	var chain []int32
 	for a := t.parent[root]; a >= 0; a = t.parent[a] {
 		chain = append(chain, a)
 	}
 	slices.Reverse(chain)
 	for _, a := range chain {
-		emit(a, t.name[a], t.total[a], before(a))
+		node(a)
 	}
 	thr := float64(t.total[root]) / narrowDiv
 	type open struct {
 		node, next, out int32
-		nt, nb          int64
+		nt, nb, nc, no  int64
 	}
-	emit(root, t.name[root], t.total[root], before(root))
+	node(root)
 	stack := []open{{node: root, next: b.pos[root] + 1, out: int32(len(ids) - 1)}}
 	for len(stack) > 0 {
 		o := &stack[len(stack)-1]
@@ -170,16 +185,19 @@ func (b *built) appendView(out []byte, root int32, version string) []byte {
 			c := b.pre[o.next]
 			o.next += b.size[c]
 			if t.total[c] > 0 && float64(t.total[c]) >= thr {
-				emit(c, t.name[c], t.total[c], before(c))
+				node(c)
 				stack = append(stack, open{node: c, next: b.pos[c] + 1, out: int32(len(ids) - 1)})
 			} else {
 				o.nt += t.total[c]
 				o.nb += before(c)
+				cc, co := cpu(c)
+				o.nc += cc
+				o.no += co
 			}
 			continue
 		}
 		if o.nt > 0 || o.nb > 0 {
-			emit(-1, -1, o.nt, o.nb)
+			emit(-1, -1, o.nt, o.nb, o.nc, o.no)
 		}
 		sizes[o.out] = int32(len(ids)) - o.out
 		stack = stack[:len(stack)-1]
@@ -212,6 +230,11 @@ func (b *built) appendView(out []byte, root int32, version string) []byte {
 	out = appendInt64s(out, "total", totals)
 	if t.before != nil {
 		out = appendInt64s(out, "before", befores)
+	}
+	if t.cpu != nil {
+		// Only a wall profile's view has them: other views stay as small.
+		out = appendInt64s(out, "cpu", cpus)
+		out = appendInt64s(out, "off", offs)
 	}
 	out = appendInts(out, "size", sizes)
 	if root == 0 {
@@ -267,7 +290,18 @@ func (b *built) sandwich(fn string) (callers, callees *built, ok bool) {
 		return nil, nil, false
 	}
 	mk := func() *tree {
-		return &tree{names: t.names, kids: map[uint64]int32{}, name: []int32{root}, parent: []int32{-1}, total: []int64{0}}
+		nt := &tree{names: t.names, kids: map[uint64]int32{}, name: []int32{root}, parent: []int32{-1}, total: []int64{0}}
+		if t.cpu != nil {
+			nt.cpu, nt.off = []int64{0}, []int64{0}
+		}
+		return nt
+	}
+	// addSplit adds node v's on-CPU and blocked time to node n of nt.
+	addSplit := func(nt *tree, n, v int32) {
+		if t.cpu != nil {
+			nt.cpu[n] += t.cpu[v]
+			nt.off[n] += t.off[v]
+		}
 	}
 	up, down := mk(), mk()
 	newOf := make([]int32, len(t.name))
@@ -279,12 +313,15 @@ func (b *built) sandwich(fn string) (callers, callees *built, ok bool) {
 		}
 		val := t.total[v]
 		up.total[0] += val
+		addSplit(up, 0, v)
 		cur := int32(0)
 		for a := t.parent[v]; a > 0; a = t.parent[a] {
 			cur = up.child(cur, t.name[a])
 			up.total[cur] += val
+			addSplit(up, cur, v)
 		}
 		down.total[0] += val
+		addSplit(down, 0, v)
 		newOf[v] = 0
 		end := i + int(b.size[v])
 		for j := i + 1; j < end; j++ {
@@ -292,6 +329,7 @@ func (b *built) sandwich(fn string) (callers, callees *built, ok bool) {
 			n := down.child(newOf[t.parent[u]], t.name[u])
 			newOf[u] = n
 			down.total[n] += t.total[u]
+			addSplit(down, n, u)
 		}
 		i = end
 	}

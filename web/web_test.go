@@ -38,8 +38,13 @@ func newBuilder() *builder {
 
 // add adds count samples of stack (root first) in process comm/pid.
 func (b *builder) add(comm string, pid int64, count int64, stack ...string) *builder {
+	return b.addValues(comm, pid, []int64{count, count * 10_000_000}, stack...)
+}
+
+// addValues adds a sample of the given values (one per sample type).
+func (b *builder) addValues(comm string, pid int64, values []int64, stack ...string) *builder {
 	s := &profile.Sample{
-		Value:    []int64{count, count * 10_000_000},
+		Value:    values,
 		Label:    map[string][]string{sample.LabelComm: {comm}},
 		NumLabel: map[string][]int64{sample.LabelPID: {pid}, sample.LabelTID: {pid}},
 	}
@@ -570,6 +575,150 @@ func TestThreadsAndSVG(t *testing.T) {
 	for _, bad := range []string{"/download?p=0&format=svg&tid=x", "/download?p=0&format=svg&type=nope", "/api/tree?p=0&tid=-3"} {
 		if w := get(t, s, bad); w.Code != 400 {
 			t.Errorf("%s: %d, want 400", bad, w.Code)
+		}
+	}
+}
+
+// wallBuilder makes profiles as "profile --wall" writes them: types cpu,
+// offcpu and wall, each sample on-CPU or blocked, wall their sum.
+func wallBuilder() *builder {
+	b := newBuilder()
+	b.p.SampleType = []*profile.ValueType{{Type: "cpu", Unit: "nanoseconds"}, {Type: "offcpu", Unit: "nanoseconds"}, {Type: "wall", Unit: "nanoseconds"}}
+	b.p.PeriodType = &profile.ValueType{Type: "wall", Unit: "nanoseconds"}
+	b.p.DefaultSampleType = "wall"
+	return b
+}
+
+func (b *builder) oncpu(ns int64, stack ...string) *builder {
+	return b.addValues("app", 1, []int64{ns, 0, ns}, stack...)
+}
+
+func (b *builder) blocked(ns int64, stack ...string) *builder {
+	return b.addValues("app", 1, []int64{0, ns, ns}, stack...)
+}
+
+// wallView is the view with the on-CPU/blocked split.
+type wallView struct {
+	view
+	CPU []int64 `json:"cpu"`
+	Off []int64 `json:"off"`
+}
+
+func getWallView(t *testing.T, h http.Handler, target string) *wallView {
+	t.Helper()
+	w := get(t, h, target)
+	if w.Code != 200 {
+		t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+	}
+	var v wallView
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		t.Fatalf("%s: %v", target, err)
+	}
+	return &v
+}
+
+// split returns each node's path with its on-CPU and blocked time, and
+// checks that they add up to its total.
+func (v *wallView) split(t *testing.T) map[string][2]int64 {
+	t.Helper()
+	if len(v.CPU) != len(v.Name) || len(v.Off) != len(v.Name) {
+		t.Fatalf("%d nodes, %d cpu, %d off", len(v.Name), len(v.CPU), len(v.Off))
+	}
+	out := map[string][2]int64{}
+	var walk func(i int, prefix string)
+	walk = func(i int, prefix string) {
+		name := "(narrow)"
+		if v.Name[i] >= 0 {
+			name = v.Names[v.Name[i]]
+		}
+		p := prefix + name
+		out[p] = [2]int64{v.CPU[i], v.Off[i]}
+		if v.CPU[i]+v.Off[i] != v.Total[i] {
+			t.Errorf("%s: cpu %d + off %d != wall %d", p, v.CPU[i], v.Off[i], v.Total[i])
+		}
+		for c := i + 1; c < i+v.Size[i]; c += v.Size[c] {
+			walk(c, p+";")
+		}
+	}
+	walk(0, "")
+	return out
+}
+
+// TestWallSplit: a wall profile's view carries each node's on-CPU and
+// blocked time, merged narrow frames summing both; other types and
+// profiles do not.
+func TestWallSplit(t *testing.T) {
+	b := wallBuilder().
+		oncpu(600_000, "main", "compute").
+		blocked(300_000, "main", "io", "read").
+		oncpu(100_000, "main", "io", "parse")
+	// Ten leaves under 1/20000 of the whole: merged under "tiny".
+	for k := range 10 {
+		if k%2 == 0 {
+			b.oncpu(20, "main", "tiny", fmt.Sprintf("leaf%d", k))
+		} else {
+			b.blocked(40, "main", "tiny", fmt.Sprintf("leaf%d", k))
+		}
+	}
+	s := New()
+	s.Add("wall", b.p)
+	s.Add("cpu", newBuilder().add("app", 1, 5, "main", "x").p)
+	v := getWallView(t, s, "/api/tree?p=0")
+	if v.Type != "wall" {
+		t.Fatalf("default type %q, want wall", v.Type)
+	}
+	got := v.split(t)
+	want := map[string][2]int64{
+		"all":                   {700_100, 300_200},
+		"all;app":               {700_100, 300_200},
+		"all;app;main":          {700_100, 300_200},
+		"all;app;main;compute":  {600_000, 0},
+		"all;app;main;io":       {100_000, 300_000},
+		"all;app;main;io;read":  {0, 300_000},
+		"all;app;main;io;parse": {100_000, 0},
+		"all;app;main;tiny":     {100, 200},
+		// Merged: five leaves on-CPU (20 each), five blocked (40 each).
+		"all;app;main;tiny;(narrow)": {100, 200},
+	}
+	for p, w := range want {
+		if g, ok := got[p]; !ok || g != w {
+			t.Errorf("%s: cpu/off %v, want %v", p, g, w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("nodes %v", got)
+	}
+	// The subtree view under tiny has the leaves, each its own split.
+	tiny := -1
+	for i, n := range v.Name {
+		if n >= 0 && v.Names[n] == "tiny" {
+			tiny = v.ID[i]
+		}
+	}
+	sv := getWallView(t, s, fmt.Sprintf("/api/tree?p=0&root=%d&v=%s", tiny, v.Version))
+	sg := sv.split(t)
+	if g := sg["all;app;main;tiny;leaf3"]; g != [2]int64{0, 40} {
+		t.Errorf("leaf3 in tiny's view: %v", g)
+	}
+	if g := sg["all;app;main;tiny;leaf4"]; g != [2]int64{20, 0} {
+		t.Errorf("leaf4 in tiny's view: %v", g)
+	}
+	// The sandwich of io: its callees keep the split.
+	w := get(t, s, "/api/sandwich?p=0&fn=io")
+	var sw struct{ Callers, Callees wallView }
+	if err := json.Unmarshal(w.Body.Bytes(), &sw); err != nil {
+		t.Fatalf("sandwich: %v %s", err, w.Body)
+	}
+	if g := sw.Callees.split(t)["io;read"]; g != [2]int64{0, 300_000} {
+		t.Errorf("sandwich of io: read %v", g)
+	}
+	if g := sw.Callers.split(t)["io;main"]; g != [2]int64{100_000, 300_000} {
+		t.Errorf("sandwich of io: caller main %v", g)
+	}
+	// Not split: the cpu type of the same profile, and a cpu profile.
+	for _, target := range []string{"/api/tree?p=0&type=cpu", "/api/tree?p=0&type=offcpu", "/api/tree?p=1"} {
+		if body := get(t, s, target).Body.String(); strings.Contains(body, `"cpu":[`) || strings.Contains(body, `"off":[`) {
+			t.Errorf("%s has the split: %s", target, body)
 		}
 	}
 }

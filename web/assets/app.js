@@ -182,6 +182,8 @@
       version: j.version, root: j.root, id: Int32Array.from(j.id), fself: j.fself, ftotal: j.ftotal,
       name: Int32Array.from(j.name), total: Float64Array.from(j.total), size: Int32Array.from(j.size),
       before: j.before ? Float64Array.from(j.before) : null,
+      // A wall profile's on-CPU and blocked time per frame (else absent).
+      cpu: j.cpu ? Float64Array.from(j.cpu) : null, off: j.off ? Float64Array.from(j.off) : null,
       depth: new Int32Array(n), parent: new Int32Array(n), maxDepth: 0, narrowBelow: new Uint8Array(n),
     };
     d.self = Float64Array.from(d.total);
@@ -223,17 +225,38 @@
 
   // Colours: flamegraph.pl's "hot" palette, keyed by the name as it does,
   // so the same function has the same colour as in ember's SVGs.
-  function hot(nm) {
-    let c = colors.get(nm);
-    if (c) return c;
+  function nameRand(nm) {
     let sum = 0;
     for (const ch of nm) sum = (sum + ch.codePointAt(0)) >>> 0;
     let x = (BigInt(sum) << 16n) | 0x330en;
     x = (x * 0x5deece66dn + 0xbn) & ((1n << 48n) - 1n);
-    const v = Number(x) / 2 ** 48;
-    c = "rgb(" + (205 + Math.floor(50 * v)) + "," + Math.floor(230 * v) + "," + Math.floor(55 * v) + ")";
+    return Number(x) / 2 ** 48;
+  }
+  function hotRGB(v) { return [205 + Math.floor(50 * v), Math.floor(230 * v), Math.floor(55 * v)]; }
+  // flamegraph.pl's "io" palette: blues, for time spent blocked.
+  function ioRGB(v) { const r = 80 + Math.floor(60 * v); return [r, r, 190 + Math.floor(55 * v)]; }
+  const rgb = (c) => "rgb(" + c[0] + "," + c[1] + "," + c[2] + ")";
+  function hot(nm) {
+    let c = colors.get(nm);
+    if (c) return c;
+    c = rgb(hotRGB(nameRand(nm)));
     colors.set(nm, c);
     return c;
+  }
+
+  // The wall mode: a wall profile's frames are warm when their time was
+  // mostly on-CPU, blue when mostly blocked, blended in between.
+  const wallMode = (d) => d.cpu !== null && !(d.diff && d.before);
+  function onShare(d, i) {
+    const t = d.cpu[i] + d.off[i];
+    return t > 0 ? d.cpu[i] / t : null;
+  }
+  function wallColor(d, i) {
+    const f = onShare(d, i);
+    const nm = d.names[d.name[i]];
+    if (f === null) return hot(nm);
+    const v = nameRand(nm), w = hotRGB(v), b = ioRGB(v);
+    return rgb([0, 1, 2].map((k) => Math.round(f * w[k] + (1 - f) * b[k])));
   }
 
   // diffColor as flamegraph --diff: red grew, blue shrank, by the change of
@@ -251,6 +274,7 @@
     if (d.name[i] < 0) return "rgb(200,200,200)";
     if (matchName && matchName[d.name[i]]) return "rgb(230,0,230)";
     if (d.diff && d.before) return diffColor(i);
+    if (d.cpu) return wallColor(d, i);
     return hot(d.names[d.name[i]]);
   }
 
@@ -325,6 +349,8 @@
     hook.drawMs = performance.now() - t0;
     if (!hook.firstDrawAt) hook.firstDrawAt = performance.now();
     $("reset").disabled = d.parent[zoom] < 0;
+    $("walllegend").classList.toggle("hide", !wallMode(d));
+    hook.wallMode = wallMode(d);
     if (sandwich) drawSandwich();
   }
 
@@ -404,6 +430,13 @@
     if (d.diff && d.before) {
       const b = d.before[i] * d.scale;
       text += "\nbase " + fmt(b) + " → " + fmt(d.total[i]) + " (" + (d.total[i] >= b ? "+" : "") + pct(d.total[i] - b, d.sum) + " of all)";
+    }
+    if (d.cpu) {
+      const f = onShare(d, i);
+      if (f !== null) {
+        const on = Math.round(100 * f);
+        text += "\non-CPU " + on + "% · blocked " + (100 - on) + "%";
+      }
     }
     return text;
   }
