@@ -77,7 +77,7 @@ run_under() {
   "$tmp/cpubench" "$ITERS" | field wall_s >>"$tmp/$name"
   if [ $# -gt 0 ]; then kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
 }
-configs=(base emberfp49 ember49 ember999)
+configs=(base emberfp49 ember49 emberfp999 ember999)
 [ $have_perf = 1 ] && configs+=(perf49 perf999)
 echo "== no-frame-pointer cpubench slowdown, $REPS rounds of: ${configs[*]}"
 for r in $(seq "$REPS"); do
@@ -86,6 +86,7 @@ for r in $(seq "$REPS"); do
       base) run_under base ;;
       emberfp49) run_under emberfp49 "$prof" --unwind fp -f ;;
       ember49) run_under ember49 "$prof" --unwind auto -f ;;
+      emberfp999) run_under emberfp999 "$prof" --unwind fp -F 999 -f ;;
       ember999) run_under ember999 "$prof" --unwind auto -F 999 -f ;;
       perf49) run_under perf49 perf record --call-graph dwarf -F 49 -a -o "$tmp/perf.data" ;;
       perf999) run_under perf999 perf record --call-graph dwarf -F 999 -a -o "$tmp/perf.data" ;;
