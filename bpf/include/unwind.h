@@ -198,8 +198,11 @@ __noinline int unwind_ask(__u32 pid, __u32 reason)
 /* unwind_exec tells user space that pid exec'd (from procs.h's on_exec). */
 static __always_inline void unwind_exec(__u32 pid)
 {
-	if (unwind_mode != UNWIND_MODE_FP)
+	if (unwind_mode != UNWIND_MODE_FP) {
+		/* Its next ask is about a new program: not one to hold back. */
+		bpf_map_delete_elem(&unwind_asked, &pid);
 		unwind_send(pid, UNWIND_REQ_EXEC);
+	}
 }
 
 /* unwind_search returns the index of the last row of the count rows from

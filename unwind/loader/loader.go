@@ -64,6 +64,7 @@ type Loader struct {
 	files    map[fileKey]*file
 	tables   map[unwind.Key]uint32 // uploaded tables by build ID: their index in unwind_files
 	procs    map[uint32]*proc
+	execAt   map[uint32]time.Time // when a process exec'd, for a while after
 	nextFile uint32
 	nextRow  uint32
 	maxRows  uint32
@@ -124,6 +125,7 @@ func Start(m Maps, opt Options) (*Loader, error) {
 		files:    map[fileKey]*file{},
 		tables:   map[unwind.Key]uint32{},
 		procs:    map[uint32]*proc{},
+		execAt:   map[uint32]time.Time{},
 		maxRows:  m.Rows.MaxEntries(),
 		maxFiles: m.Files.MaxEntries(),
 		warned:   map[string]bool{},
@@ -171,6 +173,7 @@ func (l *Loader) read() {
 			// only when the walker meets it, as most execs are not.
 			l.mu.Lock()
 			l.forget(pid)
+			l.execAt[pid] = time.Now()
 			l.mu.Unlock()
 			continue
 		}
@@ -210,6 +213,7 @@ func (l *Loader) work(ctx context.Context) {
 		}
 		l.Load(pid)
 		l.queue.done(pid)
+		l.reloadAfterExec(pid)
 		l.mu.Lock()
 		if l.firstLeft[pid] {
 			delete(l.firstLeft, pid)
@@ -218,6 +222,30 @@ func (l *Loader) work(ctx context.Context) {
 			}
 		}
 		l.mu.Unlock()
+	}
+}
+
+// Right after an exec the dynamic loader is still mapping the program's
+// libraries: a process loaded then is loaded again a little later, so that
+// its samples in libc do not wait for the walker's next ask (at most one
+// per UNWIND_ASK_NS, 200 ms) to be unwound.
+const (
+	execSettle = 250 * time.Millisecond // how long after exec a load is early
+	execReload = 30 * time.Millisecond  // and how soon it is done again
+)
+
+// reloadAfterExec queues pid again shortly if it was loaded early after
+// its exec.
+func (l *Loader) reloadAfterExec(pid uint32) {
+	l.mu.Lock()
+	at, ok := l.execAt[pid]
+	if ok && time.Since(at) > execSettle {
+		delete(l.execAt, pid)
+		ok = false
+	}
+	l.mu.Unlock()
+	if ok {
+		time.AfterFunc(execReload, func() { l.queue.push(pid) })
 	}
 }
 
@@ -479,6 +507,12 @@ func (l *Loader) forget(pid uint32) {
 func (l *Loader) sweep() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// Most execs are never loaded: their times go once they are old.
+	for pid, at := range l.execAt {
+		if time.Since(at) > execSettle {
+			delete(l.execAt, pid)
+		}
+	}
 	for pid, p := range l.procs {
 		if st, err := startTime(l.opt.ProcRoot, pid); err != nil || st != p.start {
 			l.forget(pid)
