@@ -49,6 +49,9 @@ type Config struct {
 	Unwind     loader.Mode
 	UnwindRows uint32
 	UnwindWarn io.Writer
+	// UnwindFiles are binaries whose tables are built before attaching:
+	// a command's about to start (loader.CommandFiles).
+	UnwindFiles []string
 
 	// checkUserWalk compares each user walk with the kernel's (tests).
 	checkUserWalk bool
@@ -184,7 +187,7 @@ func (t *Tracer) start(ctx context.Context) error {
 		t.unw, err = loader.Start(loader.Maps{
 			Rows: t.objs.UnwindRows, Files: t.objs.UnwindFiles,
 			Procs: t.objs.UnwindProcs, Requests: t.objs.UnwindRequests,
-		}, loader.Options{Warn: t.cfg.UnwindWarn, First: t.cfg.PIDs})
+		}, loader.Options{Warn: t.cfg.UnwindWarn, First: t.cfg.PIDs, Files: t.cfg.UnwindFiles, LoadExecs: t.cfg.Follow != 0})
 		if err != nil {
 			return err
 		}

@@ -55,6 +55,9 @@ type Config struct {
 	Unwind     loader.Mode
 	UnwindRows uint32
 	UnwindWarn io.Writer
+	// UnwindFiles are binaries whose tables are built before attaching:
+	// a command's about to start (loader.CommandFiles).
+	UnwindFiles []string
 
 	// checkUserWalk compares each user walk with the kernel's (tests).
 	checkUserWalk bool
@@ -236,7 +239,7 @@ func (s *Sampler) start(ctx context.Context) error {
 }
 
 func (s *Sampler) loaderOptions() loader.Options {
-	o := loader.Options{Warn: s.cfg.UnwindWarn, First: s.cfg.PIDs, Workers: s.cfg.unwindWorkers}
+	o := loader.Options{Warn: s.cfg.UnwindWarn, First: s.cfg.PIDs, Files: s.cfg.UnwindFiles, LoadExecs: s.cfg.Follow != 0, Workers: s.cfg.unwindWorkers}
 	if s.cfg.unwindLazy {
 		o.First = nil
 	}

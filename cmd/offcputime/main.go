@@ -334,6 +334,8 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) (*coll
 			return nil, err
 		}
 		cfg.offcpu.Follow = child.Pid
+		// Its tables are built while it waits to exec.
+		cfg.offcpu.UnwindFiles = loader.CommandFiles(child.Path)
 		job.Command = child
 	}
 	res, err := collect.Run(sigs, job, stdout, stderr)

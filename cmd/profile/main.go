@@ -355,6 +355,8 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 			return nil, err
 		}
 		cfg.sampler.Follow = child.Pid
+		// Its tables are built while it waits to exec.
+		cfg.sampler.UnwindFiles = loader.CommandFiles(child.Path)
 		job.Command = child
 	}
 	res, err := collect.Run(sigs, job, stdout, stderr)
@@ -442,6 +444,6 @@ func wallOffCPU(c sampler.Config) offcpu.Config {
 		KernelStacks: c.KernelStacks, UserStacks: c.UserStacks,
 		MinBlock:         time.Microsecond,
 		StackStorageSize: c.StackStorageSize,
-		Unwind:           c.Unwind, UnwindRows: c.UnwindRows, UnwindWarn: c.UnwindWarn,
+		Unwind:           c.Unwind, UnwindRows: c.UnwindRows, UnwindWarn: c.UnwindWarn, UnwindFiles: c.UnwindFiles,
 	}
 }

@@ -36,6 +36,8 @@ type Child struct {
 	release *os.File
 	// Pid is the command's process ID, the launcher's before exec.
 	Pid uint32
+	// Path is the executable that will be run, found on $PATH.
+	Path string
 }
 
 // NotFoundError is a command that cannot be run: the shell's exit status
@@ -78,7 +80,7 @@ func Start(argv []string, nice int) (*Child, error) {
 		w.Close()
 		return nil, fmt.Errorf("start %q: %w", argv[0], err)
 	}
-	return &Child{cmd: cmd, release: w, Pid: uint32(cmd.Process.Pid)}, nil
+	return &Child{cmd: cmd, release: w, Pid: uint32(cmd.Process.Pid), Path: path}, nil
 }
 
 // sudoIDs returns the IDs of the user who ran sudo, when ember runs as

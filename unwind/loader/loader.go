@@ -19,6 +19,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
+	"github.com/emberprof/ember/internal/process"
+	"github.com/emberprof/ember/internal/untrusted"
 	"github.com/emberprof/ember/unwind"
 )
 
@@ -44,6 +46,15 @@ type Options struct {
 	// First are processes to load right away, and before any other the
 	// walker asks for: those the profile is about (-p).
 	First []uint32
+	// Files are binaries whose tables are built right away, before any
+	// process maps them: those of a command about to start (-- CMD), so
+	// that its first samples are not walked by frame pointers while its
+	// tables are built. FirstLoaded waits for them too.
+	Files []string
+	// LoadExecs loads a process as soon as it execs, rather than when the
+	// walker first meets it: for a followed command, whose every exec is
+	// one the profile is about.
+	LoadExecs bool
 }
 
 // Loader loads processes into the maps until closed.
@@ -58,7 +69,8 @@ type Loader struct {
 	slots chan struct{} // one token per table being built
 
 	firstLeft  map[uint32]bool // First processes not loaded yet
-	firstReady chan struct{}   // closed once none is left
+	firstPids  chan struct{}   // closed once none is left
+	firstReady chan struct{}   // closed then, and once Files are built
 
 	mu       sync.Mutex
 	files    map[fileKey]*file
@@ -131,13 +143,19 @@ func Start(m Maps, opt Options) (*Loader, error) {
 		warned:   map[string]bool{},
 	}
 	l.firstLeft = map[uint32]bool{}
+	l.firstPids = make(chan struct{})
 	l.firstReady = make(chan struct{})
 	for _, pid := range opt.First {
 		l.firstLeft[pid] = true
 	}
 	if len(l.firstLeft) == 0 {
-		close(l.firstReady)
+		close(l.firstPids)
 	}
+	go func() {
+		l.preload(opt.Files)
+		<-l.firstPids
+		close(l.firstReady)
+	}()
 	if l.cache == nil {
 		l.cache = unwind.NewCache(int(l.maxRows) * unwind.RowSize)
 	}
@@ -175,6 +193,9 @@ func (l *Loader) read() {
 			l.forget(pid)
 			l.execAt[pid] = time.Now()
 			l.mu.Unlock()
+			if l.opt.LoadExecs {
+				l.queue.push(pid)
+			}
 			continue
 		}
 		l.queue.push(pid)
@@ -218,7 +239,7 @@ func (l *Loader) work(ctx context.Context) {
 		if l.firstLeft[pid] {
 			delete(l.firstLeft, pid)
 			if len(l.firstLeft) == 0 {
-				close(l.firstReady)
+				close(l.firstPids)
 			}
 		}
 		l.mu.Unlock()
@@ -373,6 +394,43 @@ func (l *Loader) Load(pid uint32) error {
 		l.apply(pid, p, list)
 	}
 	return nil
+}
+
+// preload builds the tables of the binaries at paths, as Load would when a
+// process maps them; one that cannot be read is left to Load.
+func (l *Loader) preload(paths []string) {
+	var wg sync.WaitGroup
+	for _, path := range paths {
+		fh, err := untrusted.Open(path)
+		if err != nil {
+			continue
+		}
+		key, err := process.Identify(fh)
+		if err != nil {
+			fh.Close()
+			continue
+		}
+		ef, err := elf.NewFile(fh)
+		l.mu.Lock()
+		if err != nil || l.files[key] != nil {
+			l.mu.Unlock()
+			fh.Close()
+			continue
+		}
+		f := &file{id: filePending, segs: loadSegments(ef), ready: make(chan struct{})}
+		l.files[key] = f
+		l.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.slots <- struct{}{}
+			l.buildFile(f, fh)
+			<-l.slots
+			fh.Close()
+			close(f.ready)
+		}()
+	}
+	wg.Wait()
 }
 
 // noFile stands for a mapping whose file could not be opened.
