@@ -24,7 +24,6 @@ import (
 	"github.com/emberprof/ember/push"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
-	"github.com/emberprof/ember/web"
 )
 
 const usageHead = `usage: offcputime [-h] [-p PID | -t TID | -u | -k] [-U | -K] [-d] [-f]
@@ -83,12 +82,8 @@ type config struct {
 	output   string
 	stats    bool
 	args     []string
-	command  []string // after --: run and follow it (nil: none)
-	// push, if set, pushes each pushEvery of profile to a server.
-	push        *push.Config
-	pushEvery   time.Duration
-	outputAsked bool   // -o, -f or --format: write the final profile too
-	http        string // --http: serve a live view there ("": none)
+	command  []string       // after --: run and follow it (nil: none)
+	outlet   collect.Outlet // --push, --http
 }
 
 // usageError is collect.UsageError, by the name the tests use.
@@ -96,14 +91,13 @@ type usageError = collect.UsageError
 
 // flags holds the values of the command line options.
 type flags struct {
-	push                                  *push.Flags
+	outlets                               *collect.Outlets
 	pids, tids, state, format, output     *string
 	userThreads, kernelThreads            *bool
 	userOnly, kernelOnly, delimit, folded *bool
 	stats                                 *bool
 	unwind                                *string
 	unwindRows                            *uint64
-	http                                  *string
 	minBlock, maxBlock, stackSize         *uint64
 }
 
@@ -126,8 +120,7 @@ func defineFlags(fs *getopt.Set) *flags {
 		stats:         fs.Bool(0, "stats", "print the BPF program's run count and cost per context switch on stderr"),
 		unwind:        fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
 		unwindRows:    fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
-		push:          push.DefineFlags(fs),
-		http:          fs.String(0, "http", "ADDR", "", "serve a live web view of the profile on ADDR (:8080 is localhost only) while collecting, and the final profile after, until Ctrl-C"),
+		outlets:       collect.DefineOutlets(fs),
 	}
 }
 
@@ -217,24 +210,9 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	if c.offcpu.UnwindRows, err = loader.CheckRows(*f.unwindRows); err != nil {
 		return nil, usageError{Err: err}
 	}
-	c.outputAsked = *f.output != "" || *f.format != "" || *f.folded
-	if f.push.Enabled() {
-		if c.pushEvery, err = f.push.Interval(); err != nil {
-			return nil, usageError{Err: err}
-		}
-		pc, err := f.push.Config("offcpu", push.DefaultService("offcputime", command, c.offcpu.PIDs, procRoot))
-		if err != nil {
-			return nil, usageError{Err: err}
-		}
-		c.push = &pc
-	}
-	if c.http = *f.http; c.http != "" {
-		if c.push != nil {
-			return nil, usageError{Err: errors.New("--push and --http cannot be used together: push to a server, or serve a local view")}
-		}
-		if _, err := web.ListenAddr(c.http); err != nil {
-			return nil, usageError{Err: err}
-		}
+	outputAsked := *f.output != "" || *f.format != "" || *f.folded
+	if c.outlet, err = f.outlets.Parse("offcpu", push.DefaultService("offcputime", command, c.offcpu.PIDs, procRoot), outputAsked); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -309,25 +287,11 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) (*coll
 	if cfg.format == "text" {
 		job.Header = header(cfg)
 	}
-	if cfg.push != nil {
-		cfg.push.Log = stderr
-		p, err := push.New(*cfg.push)
-		if err != nil {
-			return nil, err
-		}
-		job.Each, job.EachInterval, job.Forget = p.Push, cfg.pushEvery, true
-		job.NoOutput = !cfg.outputAsked
-		defer p.Finish(10*time.Second, stderr)
+	flow, err := cfg.outlet.Start(&job, "offcputime", stderr)
+	if err != nil {
+		return nil, err
 	}
-	var live *web.Live
-	if cfg.http != "" {
-		var err error
-		if live, err = web.StartLive(cfg.http, "offcputime", stderr); err != nil {
-			return nil, err
-		}
-		defer live.Close()
-		job.Each, job.EachInterval = live.Each, web.LiveInterval
-	}
+	defer flow.Close()
 	if cfg.command != nil {
 		child, err := launch.Start(cfg.command, (*prio.Boost)(nil).Base())
 		if err != nil {
@@ -352,9 +316,7 @@ func record(sigs *interrupt.Watch, cfg *config, stdout, stderr io.Writer) (*coll
 			fmt.Fprintln(stderr, loader.Fields(cfg.offcpu.Unwind, res.Unwind, res.UnwindInfo))
 		}
 	}
-	if live != nil {
-		live.ServeUntil(sigs.Cancel())
-	}
+	flow.Serve(sigs.Cancel())
 	return res, nil
 }
 

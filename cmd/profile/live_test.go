@@ -157,7 +157,7 @@ func TestHTTPFlag(t *testing.T) {
 		}
 	}
 	c, err := parseArgs([]string{"--http", ":0"}, "/proc")
-	if err != nil || c.http != ":0" {
+	if err != nil || c.outlet.HTTP() != ":0" {
 		t.Errorf("--http :0: %+v %v", c, err)
 	}
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/emberprof/ember/sampler"
 	"github.com/emberprof/ember/symbolize"
 	"github.com/emberprof/ember/unwind/loader"
-	"github.com/emberprof/ember/web"
 )
 
 const usageHead = `usage: profile [-h] [-p PID | -L TID] [-U | -K] [-F FREQUENCY | -c COUNT]
@@ -81,13 +80,9 @@ type config struct {
 	output   string
 	stats    bool
 	args     []string
-	command  []string // after --: run and follow it (nil: none)
-	wall     bool     // --wall: off-CPU time beside the CPU samples
-	// push, if set, pushes each pushEvery of profile to a server.
-	push        *push.Config
-	pushEvery   time.Duration
-	outputAsked bool   // -o, -f or --format: write the final profile too
-	http        string // --http: serve a live view there ("": none)
+	command  []string       // after --: run and follow it (nil: none)
+	wall     bool           // --wall: off-CPU time beside the CPU samples
+	outlet   collect.Outlet // --push, --http
 }
 
 // usageError is collect.UsageError, by the name the tests use.
@@ -96,7 +91,7 @@ type usageError = collect.UsageError
 // flags holds the values of the command line options.
 type flags struct {
 	wall                             *bool
-	push                             *push.Flags
+	outlets                          *collect.Outlets
 	pids, tids, format, output       *string
 	userOnly, kernelOnly, delimit    *bool
 	annotate, idle, folded, stats    *bool
@@ -104,7 +99,6 @@ type flags struct {
 	cpu                              *int64
 	unwind                           *string
 	unwindRows                       *uint64
-	http                             *string
 }
 
 func defineFlags(fs *getopt.Set) *flags {
@@ -128,8 +122,7 @@ func defineFlags(fs *getopt.Set) *flags {
 		unwind:     fs.String(0, "unwind", "MODE", "auto", loader.ModeHelp),
 		unwindRows: fs.Uint(0, "unwind-rows", "N", loader.DefaultRows, loader.RowsHelp),
 		wall:       fs.Bool(0, "wall", "wall-clock time: trace off-CPU time beside the CPU samples, both in one profile (values in ns; µs in folded and SVG output)"),
-		push:       push.DefineFlags(fs),
-		http:       fs.String(0, "http", "ADDR", "", "serve a live web view of the profile on ADDR (:8080 is localhost only) while collecting, and the final profile after, until Ctrl-C"),
+		outlets:    collect.DefineOutlets(fs),
 	}
 }
 
@@ -214,29 +207,14 @@ func parseArgs(args []string, procRoot string) (*config, error) {
 	if c.sampler.UnwindRows, err = loader.CheckRows(*f.unwindRows); err != nil {
 		return nil, usageError{Err: err}
 	}
-	c.outputAsked = *f.output != "" || *f.format != "" || *f.folded
 	c.wall = *f.wall
-	if f.push.Enabled() {
-		if c.pushEvery, err = f.push.Interval(); err != nil {
-			return nil, usageError{Err: err}
-		}
-		name := "process_cpu"
-		if c.wall {
-			name = "wall"
-		}
-		pc, err := f.push.Config(name, push.DefaultService("profile", command, c.sampler.PIDs, procRoot))
-		if err != nil {
-			return nil, usageError{Err: err}
-		}
-		c.push = &pc
+	name := "process_cpu"
+	if c.wall {
+		name = "wall"
 	}
-	if c.http = *f.http; c.http != "" {
-		if c.push != nil {
-			return nil, usageError{Err: errors.New("--push and --http cannot be used together: push to a server, or serve a local view")}
-		}
-		if _, err := web.ListenAddr(c.http); err != nil {
-			return nil, usageError{Err: err}
-		}
+	outputAsked := *f.output != "" || *f.format != "" || *f.folded
+	if c.outlet, err = f.outlets.Parse(name, push.DefaultService("profile", command, c.sampler.PIDs, procRoot), outputAsked); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -330,25 +308,11 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 	if cfg.format == "text" {
 		job.Header = header(cfg)
 	}
-	if cfg.push != nil {
-		cfg.push.Log = stderr
-		p, err := push.New(*cfg.push)
-		if err != nil {
-			return nil, err
-		}
-		job.Each, job.EachInterval, job.Forget = p.Push, cfg.pushEvery, true
-		job.NoOutput = !cfg.outputAsked
-		defer p.Finish(10*time.Second, stderr)
+	flow, err := cfg.outlet.Start(&job, "profile", stderr)
+	if err != nil {
+		return nil, err
 	}
-	var live *web.Live
-	if cfg.http != "" {
-		var err error
-		if live, err = web.StartLive(cfg.http, "profile", stderr); err != nil {
-			return nil, err
-		}
-		defer live.Close()
-		job.Each, job.EachInterval = live.Each, web.LiveInterval
-	}
+	defer flow.Close()
 	if cfg.command != nil {
 		child, err := launch.Start(cfg.command, boost.Base())
 		if err != nil {
@@ -369,9 +333,7 @@ func record(sigs *interrupt.Watch, cfg *config, boost *prio.Boost, stdout, stder
 			fmt.Fprintln(stderr, loader.Fields(cfg.sampler.Unwind, res.Unwind, res.UnwindInfo))
 		}
 	}
-	if live != nil {
-		live.ServeUntil(sigs.Cancel())
-	}
+	flow.Serve(sigs.Cancel())
 	return res, nil
 }
 
