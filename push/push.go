@@ -196,6 +196,9 @@ func (p *Pusher) Close(ctx context.Context) Stats {
 func (p *Pusher) run() {
 	defer close(p.done)
 	backoff := 500 * time.Millisecond
+	// The head's request body, encoded once however often it is retried.
+	var body []byte
+	var bodyOf *profile.Profile
 	for {
 		p.mu.Lock()
 		if p.inflight == nil && len(p.queue) > 0 {
@@ -217,13 +220,20 @@ func (p *Pusher) run() {
 		}
 		p.mu.Unlock()
 
-		n, err := p.send(head)
+		var err error
+		if bodyOf != head {
+			body, err = encode(p.labels, head)
+			bodyOf = head
+		}
+		if err == nil {
+			err = p.send(body)
+		}
 		p.mu.Lock()
 		var refused *RefusedError
 		switch {
 		case err == nil:
 			p.stats.Pushed++
-			p.stats.Bytes += int64(n)
+			p.stats.Bytes += int64(len(body))
 			p.inflight = nil
 			backoff = 500 * time.Millisecond
 		case errors.As(err, &refused):
@@ -247,25 +257,25 @@ func (p *Pusher) run() {
 	}
 }
 
-// RefusedError is the server's 4xx answer, with its message.
+// RefusedError is the server's 4xx answer, with its message, or an
+// interval that could not be encoded (Status 0).
 type RefusedError struct {
 	Status  int
 	Message string
 }
 
 func (e *RefusedError) Error() string {
+	if e.Status == 0 { // refused before sending
+		return e.Message
+	}
 	return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message)
 }
 
-// send pushes one profile and returns the request body's size.
-func (p *Pusher) send(prof *profile.Profile) (int, error) {
-	body, err := encode(p.labels, prof)
-	if err != nil {
-		return 0, err
-	}
+// send pushes one request body.
+func (p *Pusher) send(body []byte) error {
 	req, err := http.NewRequestWithContext(p.ctx, http.MethodPost, strings.TrimRight(p.cfg.URL, "/")+"/push.v1.PusherService/Push", bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	switch {
@@ -276,17 +286,17 @@ func (p *Pusher) send(prof *profile.Profile) (int, error) {
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("push to %s: %w", p.cfg.URL, err)
+		return fmt.Errorf("push to %s: %w", p.cfg.URL, err)
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	switch {
 	case resp.StatusCode == http.StatusOK:
-		return len(body), nil
+		return nil
 	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
-		return 0, &RefusedError{Status: resp.StatusCode, Message: serverMessage(msg)}
+		return &RefusedError{Status: resp.StatusCode, Message: serverMessage(msg)}
 	}
-	return 0, fmt.Errorf("push to %s: HTTP %d: %s", p.cfg.URL, resp.StatusCode, serverMessage(msg))
+	return fmt.Errorf("push to %s: HTTP %d: %s", p.cfg.URL, resp.StatusCode, serverMessage(msg))
 }
 
 // serverMessage is a Connect error's message, or the body, on one line.
@@ -314,7 +324,8 @@ func encode(labels []label, prof *profile.Profile) ([]byte, error) {
 	prof = forPush(prof)
 	var pb bytes.Buffer
 	if err := prof.Write(&pb); err != nil {
-		return nil, fmt.Errorf("encode profile: %w", err)
+		// Retrying would fail alike: the interval is refused, here.
+		return nil, &RefusedError{Message: fmt.Sprintf("encode profile: %v", err)}
 	}
 	type rawSample struct {
 		RawProfile string `json:"rawProfile"`
