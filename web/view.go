@@ -227,24 +227,25 @@ func (b *built) appendView(out []byte, root int32, version string) []byte {
 	out = append(out, ']')
 	out = appendInts(out, "id", ids)
 	out = appendInts(out, "name", names)
-	out = appendInt64s(out, "total", totals)
+	out = appendInts(out, "total", totals)
 	if t.before != nil {
-		out = appendInt64s(out, "before", befores)
+		out = appendInts(out, "before", befores)
 	}
 	if t.cpu != nil {
 		// Only a wall profile's view has them: other views stay as small.
-		out = appendInt64s(out, "cpu", cpus)
-		out = appendInt64s(out, "off", offs)
+		out = appendInts(out, "cpu", cpus)
+		out = appendInts(out, "off", offs)
 	}
 	out = appendInts(out, "size", sizes)
 	if root == 0 {
-		out = appendInt64s(out, "fself", b.fself)
-		out = appendInt64s(out, "ftotal", b.ftotal)
+		out = appendInts(out, "fself", b.fself)
+		out = appendInts(out, "ftotal", b.ftotal)
 	}
 	return append(out, '}')
 }
 
-func appendInts(b []byte, key string, v []int32) []byte {
+// appendInts appends `,"key":[v...]` to b.
+func appendInts[T int32 | int64](b []byte, key string, v []T) []byte {
 	b = append(b, `,"`...)
 	b = append(b, key...)
 	b = append(b, `":[`...)
@@ -253,19 +254,6 @@ func appendInts(b []byte, key string, v []int32) []byte {
 			b = append(b, ',')
 		}
 		b = strconv.AppendInt(b, int64(x), 10)
-	}
-	return append(b, ']')
-}
-
-func appendInt64s(b []byte, key string, v []int64) []byte {
-	b = append(b, `,"`...)
-	b = append(b, key...)
-	b = append(b, `":[`...)
-	for i, x := range v {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, x, 10)
 	}
 	return append(b, ']')
 }
