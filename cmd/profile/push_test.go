@@ -17,8 +17,8 @@ import (
 	"github.com/google/pprof/profile"
 )
 
-// cpuNanos sums the cpu/nanoseconds values of a pprof file.
-func cpuNanos(t *testing.T, path string) int64 {
+// readProfile parses a pprof file the test wrote.
+func readProfile(t *testing.T, path string) *profile.Profile {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -29,12 +29,21 @@ func cpuNanos(t *testing.T, path string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// total sums the values of a pprof file's sample type i.
+func total(t *testing.T, path string, i int) int64 {
+	t.Helper()
 	var n int64
-	for _, s := range p.Sample {
-		n += s.Value[1]
+	for _, s := range readProfile(t, path).Sample {
+		n += s.Value[i]
 	}
 	return n
 }
+
+// cpuNanos sums the cpu/nanoseconds values of a pprof file.
+func cpuNanos(t *testing.T, path string) int64 { return total(t, path, 1) }
 
 // awaitTicks polls the server until the query's total reaches want (data
 // pushed last may take a moment to be queryable) and returns what it has.
@@ -175,19 +184,7 @@ func TestPushWall(t *testing.T) {
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("profile %q: exit %d: %s", args, code, stderr.String())
 	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p, err := profile.Parse(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want int64
-	for _, s := range p.Sample {
-		want += s.Value[2]
-	}
+	want := total(t, out, 2)
 	got := awaitTicks(t, srv, `wall:wall:nanoseconds:wall:nanoseconds{service_name="spin"}`, want)
 	if got.NumTicks != want || !slices.Contains(got.Names, "spin_c") {
 		t.Errorf("server has %d ns of wall time (want %d) and names %q\n%s", got.NumTicks, want, got.Names, stderr.String())

@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/emberprof/ember/internal/bpfenv/bpftest"
-	"github.com/google/pprof/profile"
 )
 
 // TestWall: --wall writes one profile with CPU, off-CPU and wall time in
@@ -26,15 +24,7 @@ func TestWall(t *testing.T) {
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("profile %q: exit %d: %s", args, code, stderr.String())
 	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p, err := profile.Parse(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := readProfile(t, out)
 	var types []string
 	for _, st := range p.SampleType {
 		types = append(types, st.Type+"/"+st.Unit)
