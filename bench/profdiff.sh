@@ -20,6 +20,7 @@ PAIRS=${PAIRS:-20}
 RUNS=${RUNS:-3}
 MAXRUNS=${MAXRUNS:-10}
 HZ=${HZ:-4999}
+[ "$MAXRUNS" -ge 9 ] || { echo "MAXRUNS must be at least 9: the 3-run trials take runs 0-8"; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -72,32 +73,27 @@ for i in $(seq 0 $((MAXRUNS - 1))); do
   for l in "${ulevels[@]}"; do record "$tmp/all$l" "$i" -u "$l"; done
 done
 
-echo "== parse (20% of the time) slowed: flagged with parse named?"
-printf '%-8s %-28s %s\n' slowdown "3 runs a side (3 trials)" "$MAXRUNS runs a side"
-for l in "${levels[@]}"; do
-  trials=""
-  for t in 0 1 2; do
-    pick "$tmp/base" "$tmp/b3_${l}_$t" $((t * 3)) 3
-    pick "$tmp/parse$l" "$tmp/n3_${l}_$t" $((t * 3)) 3
-    got=$(flagged "$tmp/b3_${l}_$t" "$tmp/n3_${l}_$t")
-    case ",$got," in *,parse,*) trials+="yes " ;; *) trials+="no($got) " ;; esac
+# detection SIDE WANT LEVEL...: for each level, whether the comparison of
+# base with SIDE<level> flags WANT (a function, or TOTAL), with 3 runs a
+# side (three disjoint trials from the first 9 runs) and with all of them.
+detection() {
+  local side=$1 want=$2; shift 2
+  printf '%-8s %-28s %s\n' slowdown "3 runs a side (3 trials)" "$MAXRUNS runs a side"
+  for l in "$@"; do
+    trials=""
+    for t in 0 1 2; do
+      pick "$tmp/base" "$tmp/b3_${side}${l}_$t" $((t * 3)) 3
+      pick "$tmp/$side$l" "$tmp/n3_${side}${l}_$t" $((t * 3)) 3
+      got=$(flagged "$tmp/b3_${side}${l}_$t" "$tmp/n3_${side}${l}_$t")
+      case ",$got," in *,"$want",*) trials+="yes " ;; *) trials+="no($got) " ;; esac
+    done
+    got=$(flagged "$tmp/base" "$tmp/$side$l")
+    case ",$got," in *,"$want",*) all=yes ;; *) all="no($got)" ;; esac
+    printf '%-8s %-28s %s\n' "+$(echo "$l" | awk '{printf "%d%%", ($1-1)*100+0.5}')" "$trials" "$all"
   done
-  got=$(flagged "$tmp/base" "$tmp/parse$l")
-  case ",$got," in *,parse,*) all=yes ;; *) all="no($got)" ;; esac
-  printf '%-8s %-28s %s\n' "+$(echo "$l" | awk '{printf "%d%%", ($1-1)*100+0.5}')" "$trials" "$all"
-done
+}
 
+echo "== parse (20% of the time) slowed: flagged with parse named?"
+detection parse parse "${levels[@]}"
 echo "== every function slowed alike: flagged on the total?"
-printf '%-8s %-28s %s\n' slowdown "3 runs a side (3 trials)" "$MAXRUNS runs a side"
-for l in "${ulevels[@]}"; do
-  trials=""
-  for t in 0 1 2; do
-    pick "$tmp/base" "$tmp/ub3_${l}_$t" $((t * 3)) 3
-    pick "$tmp/all$l" "$tmp/un3_${l}_$t" $((t * 3)) 3
-    got=$(flagged "$tmp/ub3_${l}_$t" "$tmp/un3_${l}_$t")
-    case ",$got," in *,TOTAL,*) trials+="yes " ;; *) trials+="no($got) " ;; esac
-  done
-  got=$(flagged "$tmp/base" "$tmp/all$l")
-  case ",$got," in *,TOTAL,*) all=yes ;; *) all="no($got)" ;; esac
-  printf '%-8s %-28s %s\n' "+$(echo "$l" | awk '{printf "%d%%", ($1-1)*100+0.5}')" "$trials" "$all"
-done
+detection all TOTAL "${ulevels[@]}"
