@@ -75,22 +75,33 @@ type Loader struct {
 	mu       sync.Mutex
 	files    map[fileKey]*file
 	tables   map[unwind.Key]uint32 // uploaded tables by build ID: their index in unwind_files
+	uploads  map[uint32]*upload    // the same, by index
 	procs    map[uint32]*proc
 	execAt   map[uint32]time.Time // when a process exec'd, for a while after
+	rows     rowSpace
 	nextFile uint32
-	nextRow  uint32
+	freeIDs  []uint32 // indexes in unwind_files given back
 	maxRows  uint32
 	maxFiles uint32
+	keep     time.Duration // how long an unmapped binary keeps its rows
 	warned   map[string]bool
 	info     Info
+}
+
+// upload is a table's rows in the row array.
+type upload struct {
+	key          unwind.Key
+	first, count uint32
+	files        int // files (by identity on disk) with this table
 }
 
 // Info says what a Loader holds.
 type Info struct {
 	Processes  int           // processes mapped now
 	Files      int           // binaries with rows
-	Rows       uint32        // rows used
+	Rows       uint32        // rows in use
 	MaxRows    uint32        // the row budget
+	Reclaimed  int           // binaries whose rows were given back, unmapped
 	NoTable    int           // binaries without usable CFI, or past the budget
 	BuildTime  time.Duration // time spent building tables, summed over workers
 	LoadErrors int           // processes or mappings that could not be read
@@ -100,11 +111,14 @@ type file struct {
 	id    uint32 // index in unwind_files, or fileNone / filePending
 	segs  []segment
 	ready chan struct{} // closed once id is final
+	users int           // processes mapping it now
+	idle  time.Time     // since when none has
 }
 
 type proc struct {
 	start   uint64
 	entries map[lpmKey]lpmValue
+	files   map[*file]bool // the files its entries point to
 }
 
 // placed is one mapping and the file it maps.
@@ -136,10 +150,13 @@ func Start(m Maps, opt Options) (*Loader, error) {
 		slots:    make(chan struct{}, opt.Workers),
 		files:    map[fileKey]*file{},
 		tables:   map[unwind.Key]uint32{},
+		uploads:  map[uint32]*upload{},
 		procs:    map[uint32]*proc{},
 		execAt:   map[uint32]time.Time{},
+		rows:     rowSpace{max: m.Rows.MaxEntries()},
 		maxRows:  m.Rows.MaxEntries(),
 		maxFiles: m.Files.MaxEntries(),
+		keep:     keepUnmapped,
 		warned:   map[string]bool{},
 	}
 	l.firstLeft = map[uint32]bool{}
@@ -336,7 +353,7 @@ func (l *Loader) Load(pid uint32) error {
 		if f != nil {
 			fh.Close()
 		} else {
-			f = &file{id: fileNone, ready: make(chan struct{})}
+			f = &file{id: fileNone, ready: make(chan struct{}), idle: time.Now()}
 			if ef, err := elf.NewFile(fh); err == nil {
 				f.segs = loadSegments(ef)
 				f.id = filePending
@@ -354,7 +371,7 @@ func (l *Loader) Load(pid uint32) error {
 	p := l.procs[pid]
 	if p == nil || p.start != start {
 		l.forget(pid)
-		p = &proc{start: start, entries: map[lpmKey]lpmValue{}}
+		p = &proc{start: start, entries: map[lpmKey]lpmValue{}, files: map[*file]bool{}}
 		l.procs[pid] = p
 	}
 	// Map everything at once, new binaries as pending, so the walker stops
@@ -417,7 +434,7 @@ func (l *Loader) preload(paths []string) {
 			fh.Close()
 			continue
 		}
-		f := &file{id: filePending, segs: loadSegments(ef), ready: make(chan struct{})}
+		f := &file{id: filePending, segs: loadSegments(ef), ready: make(chan struct{}), idle: time.Now()}
 		l.files[key] = f
 		l.mu.Unlock()
 		wg.Add(1)
@@ -445,12 +462,21 @@ var noFile = func() *file {
 func (l *Loader) buildFile(f *file, fh *os.File) {
 	t0 := time.Now()
 	t, key, err := l.cache.TableFile(fh)
+	if errors.Is(err, unwind.ErrFull) {
+		// Tables of binaries no process maps go first, at once.
+		l.mu.Lock()
+		n := l.reclaim(time.Now())
+		l.mu.Unlock()
+		if n > 0 {
+			t, key, err = l.cache.TableFile(fh)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.info.BuildTime += time.Since(t0)
 	f.id = fileNone
 	if errors.Is(err, unwind.ErrFull) {
-		l.warnOnce("rows", fmt.Sprintf("ember: the unwind table budget of %d rows is full: binaries loaded from now on are walked by frame pointers (raise --unwind-rows)", l.maxRows))
+		l.warnOnce("rows", fmt.Sprintf(rowsFull, l.maxRows))
 	}
 	if err != nil || t == nil || len(t.Rows) == 0 {
 		l.info.NoTable++
@@ -458,38 +484,61 @@ func (l *Loader) buildFile(f *file, fh *os.File) {
 	}
 	if id, ok := l.tables[key]; ok { // the same build in another file
 		f.id = id
+		l.uploads[id].files++
 		return
 	}
 	rows := t.Rows
-	if uint64(l.nextRow)+uint64(len(rows)) > uint64(l.maxRows) {
-		l.warnOnce("rows", fmt.Sprintf("ember: the unwind table budget of %d rows is full: binaries loaded from now on are walked by frame pointers (raise --unwind-rows)", l.maxRows))
+	n := uint32(len(rows))
+	first, ok := l.rows.alloc(n)
+	if !ok && l.reclaim(time.Now()) > 0 {
+		first, ok = l.rows.alloc(n)
+	}
+	if !ok {
+		l.warnOnce("rows", fmt.Sprintf(rowsFull, l.maxRows))
 		l.info.NoTable++
 		return
 	}
-	if l.nextFile >= l.maxFiles {
+	id, ok := l.fileID()
+	if !ok {
+		l.rows.release(first, n)
 		l.warnOnce("files", fmt.Sprintf("ember: the unwind tables hold %d binaries, the most they can: others are walked by frame pointers", l.maxFiles))
 		l.info.NoTable++
 		return
 	}
-	first := l.nextRow
-	if err := l.putRows(first, rows); err != nil {
+	v := fileValue(first, n)
+	err = l.putRows(first, rows)
+	if err == nil {
+		err = l.m.Files.Put(id, v[:])
+	}
+	if err != nil {
+		l.rows.release(first, n)
+		l.freeIDs = append(l.freeIDs, id)
 		l.warnOnce("put", fmt.Sprintf("ember: cannot upload unwind rows (%v): walking by frame pointers", err))
 		l.info.NoTable++
 		return
 	}
-	id := l.nextFile
-	v := fileValue(first, uint32(len(rows)))
-	if err := l.m.Files.Put(id, v[:]); err != nil {
-		l.warnOnce("put", fmt.Sprintf("ember: cannot upload unwind rows (%v): walking by frame pointers", err))
-		l.info.NoTable++
-		return
-	}
-	l.nextFile++
-	l.nextRow += uint32(len(rows))
 	l.tables[key] = id
+	l.uploads[id] = &upload{key: key, first: first, count: n, files: 1}
 	f.id = id
 	l.info.Files++
-	l.info.Rows = l.nextRow
+	l.info.Rows = l.rows.used()
+}
+
+// rowsFull is the notice of a budget full of binaries that are mapped now.
+const rowsFull = "ember: the unwind table budget of %d rows is full with the binaries mapped now: others are walked by frame pointers until some exit (raise --unwind-rows)"
+
+// fileID returns a free index in unwind_files.
+func (l *Loader) fileID() (uint32, bool) {
+	if n := len(l.freeIDs); n > 0 {
+		id := l.freeIDs[n-1]
+		l.freeIDs = l.freeIDs[:n-1]
+		return id, true
+	}
+	if l.nextFile >= l.maxFiles {
+		return 0, false
+	}
+	l.nextFile++
+	return l.nextFile - 1, true
 }
 
 // putRows writes rows at first, in batches where the kernel has them.
@@ -547,6 +596,74 @@ func (l *Loader) apply(pid uint32, p *proc, list []placed) {
 		}
 		p.entries[k] = v
 	}
+	mapped := map[*file]bool{}
+	for _, pl := range list {
+		if pl.f != noFile {
+			mapped[pl.f] = true
+		}
+	}
+	for f := range mapped {
+		if !p.files[f] {
+			f.users++
+		}
+	}
+	for f := range p.files {
+		if !mapped[f] {
+			l.unmapped(f)
+		}
+	}
+	p.files = mapped
+}
+
+// unmapped notes that one process fewer maps f.
+func (l *Loader) unmapped(f *file) {
+	if f.users--; f.users == 0 {
+		f.idle = time.Now()
+	}
+}
+
+// keepUnmapped is how long a binary no process maps keeps its table: the
+// same program run again soon (a build step, a benchmark's next run, a
+// cron job) finds it ready. A full budget takes them back at once.
+const keepUnmapped = 30 * time.Second
+
+// reclaim forgets the files no process has mapped since before, giving back
+// their tables' rows once no other file has the same build; it returns how
+// many tables it gave back.
+func (l *Loader) reclaim(before time.Time) int {
+	n := 0
+	for key, f := range l.files {
+		if f.users > 0 || f.idle.After(before) {
+			continue
+		}
+		select {
+		case <-f.ready:
+		default:
+			continue // being built
+		}
+		delete(l.files, key)
+		u := l.uploads[f.id]
+		if u == nil {
+			continue
+		}
+		if u.files--; u.files > 0 {
+			continue
+		}
+		// The walker may still hold the index for a moment: an empty
+		// table sends it to frame pointers, not to another's rows.
+		empty := fileValue(0, 0)
+		l.m.Files.Put(f.id, empty[:])
+		l.rows.release(u.first, u.count)
+		l.freeIDs = append(l.freeIDs, f.id)
+		delete(l.uploads, f.id)
+		delete(l.tables, u.key)
+		l.cache.Drop(u.key)
+		l.info.Files--
+		l.info.Reclaimed++
+		n++
+	}
+	l.info.Rows = l.rows.used()
+	return n
 }
 
 // forget removes pid's entries.
@@ -557,6 +674,9 @@ func (l *Loader) forget(pid uint32) {
 	}
 	for k := range p.entries {
 		l.m.Procs.Delete(k[:])
+	}
+	for f := range p.files {
+		l.unmapped(f)
 	}
 	delete(l.procs, pid)
 }
@@ -576,6 +696,7 @@ func (l *Loader) sweep() {
 			l.forget(pid)
 		}
 	}
+	l.reclaim(time.Now().Add(-l.keep))
 }
 
 func (l *Loader) warnOnce(what, msg string) {

@@ -1,0 +1,100 @@
+package loader
+
+import (
+	"encoding/binary"
+	"os/exec"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/emberprof/ember/internal/bpfenv/bpftest"
+	"github.com/emberprof/ember/unwind"
+)
+
+// newMaps creates the walker's maps as bpf/include/unwind.h declares them,
+// with rows rows.
+func newMaps(t *testing.T, rows uint32) Maps {
+	t.Helper()
+	bpftest.Require(t)
+	specs := []*ebpf.MapSpec{
+		{Name: "rows", Type: ebpf.Array, KeySize: 4, ValueSize: unwind.RowSize, MaxEntries: rows},
+		{Name: "files", Type: ebpf.Array, KeySize: 4, ValueSize: fileSize, MaxEntries: 64},
+		{Name: "procs", Type: ebpf.LPMTrie, KeySize: keySize, ValueSize: valueSize, MaxEntries: 4096, Flags: 1 /* BPF_F_NO_PREALLOC */},
+		{Name: "requests", Type: ebpf.RingBuf, MaxEntries: 4096},
+	}
+	ms := make([]*ebpf.Map, len(specs))
+	for i, s := range specs {
+		m, err := ebpf.NewMap(s)
+		if err != nil {
+			t.Fatalf("create map %s: %v", s.Name, err)
+		}
+		t.Cleanup(func() { m.Close() })
+		ms[i] = m
+	}
+	return Maps{Rows: ms[0], Files: ms[1], Procs: ms[2], Requests: ms[3]}
+}
+
+// start runs a program that waits, and returns its pid and a function that
+// ends it.
+func start(t *testing.T, name string, args ...string) (uint32, func()) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	if err := cmd.Start(); err != nil {
+		t.Skipf("%s: %v", name, err)
+	}
+	end := func() { cmd.Process.Kill(); cmd.Wait() }
+	t.Cleanup(end)
+	return uint32(cmd.Process.Pid), end
+}
+
+// TestReclaim: once no process maps a binary, its rows go back to the row
+// array and its slot in unwind_files is emptied, so that the next binaries
+// reuse them; a binary still mapped keeps its table.
+func TestReclaim(t *testing.T) {
+	m := newMaps(t, 1<<18)
+	l, err := Start(m, Options{SweepEvery: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.keep = 0
+
+	// Two processes of one program share its tables.
+	a, endA := start(t, "sleep", "60")
+	b, endB := start(t, "sleep", "61")
+	for _, pid := range []uint32{a, b} {
+		if err := l.Load(pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := l.Info()
+	if first.Files < 2 || first.Rows == 0 {
+		t.Fatalf("after loading sleep: %+v, want its and libc's tables", first)
+	}
+	endA()
+	l.sweep()
+	if i := l.Info(); i.Rows != first.Rows || i.Reclaimed != 0 {
+		t.Fatalf("one of two sleeps gone: %+v, want every table kept (was %+v)", i, first)
+	}
+	endB()
+	l.sweep()
+	gone := l.Info()
+	if gone.Rows != 0 || gone.Files != 0 || gone.Reclaimed != first.Files {
+		t.Fatalf("no process left: %+v, want every row back (had %+v)", gone, first)
+	}
+	var v [fileSize]byte
+	for id := uint32(0); id < uint32(first.Files); id++ {
+		if err := m.Files.Lookup(id, v[:]); err != nil || binary.NativeEndian.Uint32(v[4:]) != 0 {
+			t.Errorf("unwind_files[%d] = %x %v, want an empty table", id, v, err)
+		}
+	}
+
+	// The next program's tables take the rows and slots given back.
+	c, _ := start(t, "tail", "-f", "/dev/null")
+	if err := l.Load(c); err != nil {
+		t.Fatal(err)
+	}
+	again := l.Info()
+	if again.Files < 2 || again.Rows == 0 || l.rows.top != again.Rows || l.nextFile > uint32(max(first.Files, again.Files)) {
+		t.Errorf("after tail: %+v, row space top %d, next slot %d: want rows and slots reused from 0", again, l.rows.top, l.nextFile)
+	}
+}
