@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -119,6 +120,7 @@ type proc struct {
 	start   uint64
 	entries map[lpmKey]lpmValue
 	files   map[*file]bool // the files its entries point to
+	maps    []mapping      // as last loaded
 }
 
 // placed is one mapping and the file it maps.
@@ -325,6 +327,9 @@ func (l *Loader) Load(pid uint32) error {
 		l.mu.Unlock()
 		return fmt.Errorf("load process %d: %w", pid, err)
 	}
+	if l.unchanged(pid, start, maps) {
+		return nil
+	}
 	type opened struct {
 		fh  *os.File
 		key fileKey
@@ -333,7 +338,9 @@ func (l *Loader) Load(pid uint32) error {
 	// Open outside the lock: a file on a slow mount must not hold up others.
 	fhs := make([]opened, len(maps))
 	for i, m := range maps {
-		fhs[i].fh, fhs[i].key, fhs[i].err = openMapped(l.opt.ProcRoot, pid, m)
+		if !m.special() {
+			fhs[i].fh, fhs[i].key, fhs[i].err = openMapped(l.opt.ProcRoot, pid, m)
+		}
 	}
 	type build struct {
 		f  *file
@@ -344,6 +351,10 @@ func (l *Loader) Load(pid uint32) error {
 	l.mu.Lock()
 	for i, m := range maps {
 		fh, key, err := fhs[i].fh, fhs[i].key, fhs[i].err
+		if m.special() {
+			list = append(list, placed{m: m, f: noFile})
+			continue
+		}
 		if err != nil {
 			l.info.LoadErrors++
 			list = append(list, placed{m: m, f: noFile})
@@ -376,6 +387,7 @@ func (l *Loader) Load(pid uint32) error {
 	}
 	// Map everything at once, new binaries as pending, so the walker stops
 	// asking and takes frame pointers while their tables are built.
+	p.maps = maps
 	l.apply(pid, p, list)
 	l.mu.Unlock()
 
@@ -411,6 +423,27 @@ func (l *Loader) Load(pid uint32) error {
 		l.apply(pid, p, list)
 	}
 	return nil
+}
+
+// unchanged reports whether pid was loaded with maps already and every
+// table it maps is built: the walker asks again for a pc outside the files
+// (code a JIT wrote, a stack torn by a fault), and reopening every file of
+// the process each time would find nothing new.
+func (l *Loader) unchanged(pid uint32, start uint64, maps []mapping) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.procs[pid]
+	if p == nil || p.start != start || !slices.Equal(p.maps, maps) {
+		return false
+	}
+	for f := range p.files {
+		select {
+		case <-f.ready:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // preload builds the tables of the binaries at paths, as Load would when a

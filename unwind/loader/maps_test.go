@@ -50,6 +50,7 @@ func TestParseMaps(t *testing.T) {
 	}
 	got := fileMappings(maps)
 	want := []mapping{
+		{0x7ffd000, 0x7ffe000, 0, "[vdso]"}, // sorted by address
 		{0x55d4c8a28000, 0x55d4c8c00000, 0x28000, "/usr/bin/python3.11"},
 		{0x7f0000010000, 0x7f0000020000, 0x1000, "/tmp/with space"}, // the process layer strips " (deleted)"
 	}

@@ -21,9 +21,9 @@ type mapping struct {
 // fileKey names a file across processes and mount namespaces.
 type fileKey = process.FileID
 
-// readMaps returns the executable mappings of files in procRoot/pid/maps
-// (the process layer's one parser); anonymous memory, [vdso] and the like
-// have no table to load.
+// readMaps returns the executable mappings of files and of the kernel in
+// procRoot/pid/maps (the process layer's one parser); anonymous memory has
+// no table to load.
 func readMaps(procRoot string, pid uint32) ([]mapping, error) {
 	maps, err := process.ReadMaps(procRoot, pid)
 	if err != nil {
@@ -32,16 +32,21 @@ func readMaps(procRoot string, pid uint32) ([]mapping, error) {
 	return fileMappings(maps), nil
 }
 
-// fileMappings keeps the mappings of files, which may have tables.
+// fileMappings keeps the mappings of files, which may have tables, and the
+// kernel's own ([vdso]), which have none: the walker takes frame pointers
+// there without asking for the process again and again.
 func fileMappings(maps []*process.Mapping) []mapping {
 	out := make([]mapping, 0, len(maps))
 	for _, m := range maps {
-		if m.IsFile() && m.Inode != 0 {
+		if m.IsFile() && m.Inode != 0 || m.Inode == 0 && strings.HasPrefix(m.Path, "[") {
 			out = append(out, mapping{start: m.Start, end: m.Limit, offset: m.Offset, path: m.Path})
 		}
 	}
 	return out
 }
+
+// special reports whether m is one of the kernel's mappings, with no file.
+func (m mapping) special() bool { return strings.HasPrefix(m.path, "[") }
 
 // openMapped opens the file behind m without following it into a FIFO or a
 // device: through map_files, which reaches deleted files and other mount

@@ -1,9 +1,14 @@
 package loader
 
 import (
+	"bytes"
 	"encoding/binary"
+	"fmt"
+	"os"
 	"os/exec"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/emberprof/ember/internal/bpfenv/bpftest"
@@ -33,8 +38,8 @@ func newMaps(t *testing.T, rows uint32) Maps {
 	return Maps{Rows: ms[0], Files: ms[1], Procs: ms[2], Requests: ms[3]}
 }
 
-// start runs a program that waits, and returns its pid and a function that
-// ends it.
+// start runs a program that waits, and returns its pid once it waits, and a
+// function that ends it.
 func start(t *testing.T, name string, args ...string) (uint32, func()) {
 	t.Helper()
 	cmd := exec.Command(name, args...)
@@ -43,6 +48,18 @@ func start(t *testing.T, name string, args ...string) (uint32, func()) {
 	}
 	end := func() { cmd.Process.Kill(); cmd.Wait() }
 	t.Cleanup(end)
+	// Loaded before the dynamic loader has mapped libc, it would be
+	// loaded again later with one more table.
+	stat := fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		b, _ := os.ReadFile(stat)
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && bytes.HasPrefix(b[i:], []byte(") S")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never went to sleep: %s", name, b)
+		}
+	}
 	return uint32(cmd.Process.Pid), end
 }
 
@@ -69,6 +86,23 @@ func TestReclaim(t *testing.T) {
 	first := l.Info()
 	if first.Files < 2 || first.Rows == 0 {
 		t.Fatalf("after loading sleep: %+v, want its and libc's tables", first)
+	}
+	// The vdso is known to have no table, so the walker does not ask.
+	maps, err := readMaps("/proc", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vdso := slices.IndexFunc(maps, func(m mapping) bool { return m.path == "[vdso]" })
+	if vdso < 0 {
+		t.Fatalf("no [vdso] in %+v", maps)
+	}
+	var got lpmValue
+	k := makeKey(a, maps[vdso].start+1, 96)
+	if err := m.Procs.Lookup(k[:], got[:]); err != nil || got != makeValue(maps[vdso].start, maps[vdso].end, 0, fileNone, 0) {
+		t.Errorf("the vdso's entry: %x %v, want no table", got, err)
+	}
+	if err := l.Load(a); err != nil || l.Info() != first {
+		t.Errorf("loaded again unchanged: %+v %v, want %+v", l.Info(), err, first)
 	}
 	endA()
 	l.sweep()
