@@ -294,7 +294,7 @@
     c2.font = "12px system-ui, sans-serif";
     c2.textBaseline = "middle";
     charW = c2.measureText("abcdefghijklmnopqrstuvwxyz_ABCDEF").width / 32;
-    const out = { rows: [], names: [], d, icicle, nrows, cv };
+    const out = { rows: [], names: [], d, icicle, nrows, cv, W };
     const minW = 1 / dpr; // narrower than a device pixel: not drawn
     const y = (depth) => (icicle ? depth : nrows - 1 - depth) * H;
     const frame = (i, x, w, dim) => {
@@ -620,6 +620,13 @@
   $("reset").addEventListener("click", () => setZoom(0));
   $("icicle").addEventListener("click", () => { st.icicle = !st.icicle; $("icicle").textContent = st.icicle ? "Flame" : "Icicle"; draw(); });
   window.addEventListener("resize", () => { if (data) draw(); });
+  // The canvas's width also changes when a scrollbar comes or goes with the
+  // page's height (the top table filtered, the sandwich shown), where
+  // scrollbars take room, as Firefox's do: redraw then too, on the next
+  // frame (drawing resizes the canvas, which would notify this again).
+  new ResizeObserver(() => requestAnimationFrame(() => {
+    if (painted && Math.max(100, canvas.clientWidth) !== painted.W) draw();
+  })).observe(canvas);
 
   document.addEventListener("keydown", (ev) => {
     const inField = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement;
