@@ -114,6 +114,7 @@ func open(ctx context.Context, cfg Config) (*Tracer, error) {
 	vars := map[string]any{
 		"filter_tgid":         cfg.Follow != 0 || len(cfg.PIDs) > 0,
 		"filter_tid":          len(cfg.TIDs) > 0,
+		"self_tgid":           procs.Self(cfg.PIDs, cfg.TIDs, cfg.Follow),
 		"user_threads_only":   cfg.UserThreadsOnly,
 		"kernel_threads_only": cfg.KernelThreadsOnly,
 		"filter_state":        cfg.State != nil,

@@ -150,6 +150,7 @@ const (
 	offcpuVarKernelThreadsOnly = "kernel_threads_only"
 	offcpuVarMaxNs             = "max_ns"
 	offcpuVarMinNs             = "min_ns"
+	offcpuVarSelfTgid          = "self_tgid"
 	offcpuVarState             = "state"
 	offcpuVarUnwindMode        = "unwind_mode"
 	offcpuVarUnwindSnapshot    = "unwind_snapshot"
@@ -245,6 +246,7 @@ type offcpuVariableSpecs struct {
 	KernelThreadsOnly *ebpf.VariableSpec `ebpf:"kernel_threads_only"`
 	MaxNs             *ebpf.VariableSpec `ebpf:"max_ns"`
 	MinNs             *ebpf.VariableSpec `ebpf:"min_ns"`
+	SelfTgid          *ebpf.VariableSpec `ebpf:"self_tgid"`
 	State             *ebpf.VariableSpec `ebpf:"state"`
 	UnwindMode        *ebpf.VariableSpec `ebpf:"unwind_mode"`
 	UnwindSnapshot    *ebpf.VariableSpec `ebpf:"unwind_snapshot"`
@@ -333,6 +335,7 @@ type offcpuVariables struct {
 	KernelThreadsOnly *ebpf.Variable `ebpf:"kernel_threads_only"`
 	MaxNs             *ebpf.Variable `ebpf:"max_ns"`
 	MinNs             *ebpf.Variable `ebpf:"min_ns"`
+	SelfTgid          *ebpf.Variable `ebpf:"self_tgid"`
 	State             *ebpf.Variable `ebpf:"state"`
 	UnwindMode        *ebpf.Variable `ebpf:"unwind_mode"`
 	UnwindSnapshot    *ebpf.Variable `ebpf:"unwind_snapshot"`

@@ -107,6 +107,7 @@ func open(ctx context.Context, cfg Config) (*Sampler, error) {
 	vars := map[string]any{
 		"filter_tgid":     cfg.Follow != 0 || len(cfg.PIDs) > 0,
 		"filter_tid":      len(cfg.TIDs) > 0,
+		"self_tgid":       procs.Self(cfg.PIDs, cfg.TIDs, cfg.Follow),
 		"include_idle":    cfg.IncludeIdle,
 		"kernel_stacks":   cfg.KernelStacks,
 		"user_stacks":     cfg.UserStacks,

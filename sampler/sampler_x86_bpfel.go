@@ -129,6 +129,7 @@ const (
 	samplerVarGeneration     = "generation"
 	samplerVarIncludeIdle    = "include_idle"
 	samplerVarKernelStacks   = "kernel_stacks"
+	samplerVarSelfTgid       = "self_tgid"
 	samplerVarUnwindMode     = "unwind_mode"
 	samplerVarUnwindSnapshot = "unwind_snapshot"
 	samplerVarUserStacks     = "user_stacks"
@@ -217,6 +218,7 @@ type samplerVariableSpecs struct {
 	Generation     *ebpf.VariableSpec `ebpf:"generation"`
 	IncludeIdle    *ebpf.VariableSpec `ebpf:"include_idle"`
 	KernelStacks   *ebpf.VariableSpec `ebpf:"kernel_stacks"`
+	SelfTgid       *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnwindMode     *ebpf.VariableSpec `ebpf:"unwind_mode"`
 	UnwindSnapshot *ebpf.VariableSpec `ebpf:"unwind_snapshot"`
 	UserStacks     *ebpf.VariableSpec `ebpf:"user_stacks"`
@@ -297,6 +299,7 @@ type samplerVariables struct {
 	Generation     *ebpf.Variable `ebpf:"generation"`
 	IncludeIdle    *ebpf.Variable `ebpf:"include_idle"`
 	KernelStacks   *ebpf.Variable `ebpf:"kernel_stacks"`
+	SelfTgid       *ebpf.Variable `ebpf:"self_tgid"`
 	UnwindMode     *ebpf.Variable `ebpf:"unwind_mode"`
 	UnwindSnapshot *ebpf.Variable `ebpf:"unwind_snapshot"`
 	UserStacks     *ebpf.Variable `ebpf:"user_stacks"`

@@ -45,9 +45,16 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } new_procs SEC(".maps");
 
+/* self_tgid, when set, is left out: a whole-system profile would otherwise
+ * count ember's own symbolizing, which its next read would symbolize in
+ * turn (the DWARF of its own binary, and the table to walk it). */
+const volatile __u32 self_tgid = 0;
+
 /* id_wanted applies the -p and -t filters. */
 static __always_inline bool id_wanted(__u32 tgid, __u32 tid)
 {
+	if (self_tgid && tgid == self_tgid)
+		return false;
 	if (filter_tgid) {
 		__u8 *v = bpf_map_lookup_elem(&tgids, &tgid);
 		if (!v || *v != PROC_WANTED)

@@ -215,6 +215,14 @@ func TestWriteErrors(t *testing.T) {
 		t.Skip(err)
 	}
 	defer full.Close()
+	// Something to sample: profile leaves itself out, and an idle machine
+	// may give nothing to write.
+	spin := exec.Command(spinPath(t), "2")
+	spin.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := spin.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { spin.Process.Kill(); spin.Wait() }()
 	errb.Reset()
 	code := run([]string{"-f", "1"}, full, &errb)
 	msg := strings.TrimSpace(errb.String())

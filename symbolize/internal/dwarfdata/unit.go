@@ -36,6 +36,7 @@ func (d *Data) readUnits() ([]*Unit, error) {
 	// Units can share an abbreviation table (partial units; some
 	// linkers): parse each once.
 	cache := make(map[abbrevKey]*abbrevTable)
+	var arena abbrevArena
 	r := buf{b: s.Info, big: s.BigEndian}
 	for r.off < len(r.b) {
 		start := r.off
@@ -82,7 +83,7 @@ func (d *Data) readUnits() ([]*Unit, error) {
 		t := cache[key]
 		if t == nil {
 			var err error
-			if t, err = parseAbbrevs(s.Abbrev, abbrevOff, u.unitFormat, s.BigEndian); err != nil {
+			if t, err = parseAbbrevs(s.Abbrev, abbrevOff, u.unitFormat, s.BigEndian, &arena); err != nil {
 				return units, fmt.Errorf("unit at %#x: %w", start, err)
 			}
 			cache[key] = t
