@@ -379,6 +379,14 @@ func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval 
 			return nil
 		case <-t.C:
 		}
+		// Judge by the time just before reading: a program started
+		// since the last read has had little time to show in it.
+		idle.spare()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(idleWindow):
+		}
 		r, l, err := c.Read()
 		if err != nil {
 			return err

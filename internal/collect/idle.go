@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // idleMeter tells whether the machine had a CPU to spare since it was last
@@ -18,6 +19,9 @@ type idleMeter struct {
 	idle, total uint64 // at the last reading
 	ok          bool   // idle and total were read
 }
+
+// idleWindow is how long warm measures idle time before it symbolizes.
+const idleWindow = 100 * time.Millisecond
 
 // spare reports whether the idle time since the last call adds up to at
 // least one CPU's worth; true when /proc/stat cannot be read.
