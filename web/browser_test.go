@@ -223,9 +223,16 @@ type rect struct{ X, Y, W, H float64 }
 
 func rectOf(tb testing.TB, d driver, name string) rect {
 	tb.Helper()
-	r := eval[*rect](tb, d, `window.__ember.rectOf(`+strconvQuote(name)+`)`)
+	return rectIn(tb, d, "", name)
+}
+
+// rectIn is rectOf in a pane of the sandwich, "callers" or "callees" ("" is
+// the flame graph).
+func rectIn(tb testing.TB, d driver, pane, name string) rect {
+	tb.Helper()
+	r := eval[*rect](tb, d, `window.__ember.rectOf(`+strconvQuote(name)+`, `+strconvQuote(pane)+`)`)
 	if r == nil {
-		tb.Fatalf("%q not drawn; drawn: %q", name, eval[[]string](tb, d, `window.__ember.names`))
+		tb.Fatalf("%q not drawn in %q; drawn: %q, sandwich %v", name, pane, eval[[]string](tb, d, `window.__ember.names`), eval[any](tb, d, `window.__ember.sandwich`))
 	}
 	return *r
 }
@@ -242,9 +249,15 @@ func pointAt(tb testing.TB, d driver, name string, dy float64) {
 // clickOn clicks the middle of a frame drawn.
 func clickOn(tb testing.TB, d driver, name string, shift bool) {
 	tb.Helper()
-	r := rectOf(tb, d, name)
+	clickIn(tb, d, "", name, shift)
+}
+
+// clickIn is clickOn in a pane of the sandwich (rectIn).
+func clickIn(tb testing.TB, d driver, pane, name string, shift bool) {
+	tb.Helper()
+	r := rectIn(tb, d, pane, name)
 	if err := d.click(r.X+r.W/2, r.Y+r.H/2, shift); err != nil {
-		tb.Fatalf("click on %q: %v", name, err)
+		tb.Fatalf("click on %q in %q: %v", name, pane, err)
 	}
 }
 
@@ -573,6 +586,38 @@ func TestBrowserSandwich(t *testing.T) {
 			t.Errorf("callers canvas %g pixels high, want 4 rows (lock a main app)", h)
 		}
 		artefact(t, d, "web-sandwich.png")
+
+		// A click zooms a pane: into a, lock's caller through a only.
+		type zoomed struct {
+			Callers     []string `json:"callers"`
+			CallersZoom string   `json:"callersZoom"`
+			CalleesZoom string   `json:"calleesZoom"`
+		}
+		clickIn(t, d, "callers", "a", false)
+		if err := poll(d, `window.__ember.sandwich.callersZoom === "a"`, 5*time.Second); err != nil {
+			t.Fatalf("click on a in the callers: not zoomed: %v", err)
+		}
+		z := eval[zoomed](t, d, `window.__ember.sandwich`)
+		if slices.Contains(z.Callers, "b") || !slices.Contains(z.Callers, "app") || z.CalleesZoom != "" {
+			t.Errorf("callers zoomed to a: %+v", z)
+		}
+		if a, w := rectIn(t, d, "callers", "a"), eval[float64](t, d, `document.getElementById("callers").clientWidth`); math.Abs(a.W-w) > 1 {
+			t.Errorf("zoomed: a is %.1f of %.1f pixels wide, want all of it", a.W, w)
+		}
+		// A click on lock, below it, zooms back out.
+		clickIn(t, d, "callers", "lock", false)
+		if err := poll(d, `window.__ember.sandwich.callersZoom === "" && window.__ember.sandwich.callers.includes("b")`, 5*time.Second); err != nil {
+			t.Errorf("click on lock: not zoomed out: %v", err)
+		}
+		// Shift+click in a pane re-centres the sandwich on that function.
+		clickIn(t, d, "callees", "spin", true)
+		if err := poll(d, `window.__ember.sandwich.fn === "spin"`, 5*time.Second); err != nil {
+			t.Fatalf("Shift+click on spin in the callees: %v", err)
+		}
+		if got := eval[sw](t, d, `window.__ember.sandwich`); !slices.Equal(got.Callees, []string{"spin"}) || !slices.Contains(got.Callers, "b") || slices.Contains(got.Callers, "a") {
+			t.Errorf("spin sandwich: %+v", got)
+		}
+
 		// Esc closes it; Shift+click on futex in the flame graph opens its own.
 		keys(t, d, "\x1b")
 		if !eval[bool](t, d, `document.getElementById("sandwich").classList.contains("hide")`) {

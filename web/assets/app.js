@@ -357,7 +357,7 @@
   // The sandwich view: one function's callers above it (a flame graph of
   // callers) and its callees below (an icicle), merged over every place
   // it occurs.
-  let sandwich = null; // { fn, callers, callees, up, down } while shown
+  let sandwich = null; // { fn, callers, callees, up, down, zup, zdown } while shown
   async function openSandwich(fn) {
     let j;
     try {
@@ -366,7 +366,7 @@
       status(String(e.message), true);
       return;
     }
-    sandwich = { fn, callers: prepare(j.callers), callees: prepare(j.callees) };
+    sandwich = { fn, callers: prepare(j.callers), callees: prepare(j.callees), zup: 0, zdown: 0 };
     $("sandwich").classList.remove("hide");
     $("swname").textContent = fn;
     drawSandwich();
@@ -379,20 +379,26 @@
   }
   function drawSandwich() {
     const sw = sandwich;
-    sw.up = paint($("callers"), sw.callers, 0, false);
-    sw.down = paint($("callees"), sw.callees, 0, true);
-    hook.sandwich = { fn: sw.fn, callers: sw.up.names, callees: sw.down.names, total: sw.callers.total[0] };
+    sw.up = paint($("callers"), sw.callers, sw.zup, false);
+    sw.down = paint($("callees"), sw.callees, sw.zdown, true);
+    hook.sandwich = {
+      fn: sw.fn, callers: sw.up.names, callees: sw.down.names, total: sw.callers.total[0],
+      callersZoom: sw.zup ? nameOf(sw.zup, sw.callers) : "", calleesZoom: sw.zdown ? nameOf(sw.zdown, sw.callees) : "",
+    };
     hook.sandwichDraws = (hook.sandwichDraws || 0) + 1;
   }
 
-  // Where frame i was drawn, in client coordinates (for tests).
-  hook.rectOf = (nm) => {
-    const b = canvas.getBoundingClientRect();
-    const nrows = Math.min(data.maxDepth + 1, MAXROWS);
-    for (let depth = 0; depth < rows.length; depth++) {
-      for (const [x, w, i] of rows[depth] || []) {
-        if (nameOf(i) === nm) {
-          const yy = (st.icicle ? depth : nrows - 1 - depth) * H;
+  // Where the frame named nm was drawn, in client coordinates, in the
+  // flame graph or in a pane of the sandwich ("callers", "callees"); for
+  // tests.
+  hook.rectOf = (nm, pane) => {
+    const pt = pane ? sandwich && sandwich[pane === "callers" ? "up" : "down"] : painted;
+    if (!pt) return null;
+    const b = pt.cv.getBoundingClientRect();
+    for (let depth = 0; depth < pt.rows.length; depth++) {
+      for (const [x, w, i] of pt.rows[depth] || []) {
+        if (nameOf(i, pt.d) === nm) {
+          const yy = (pt.icicle ? depth : pt.nrows - 1 - depth) * H;
           return { x: b.left + x, y: b.top + yy, w, h: H - 1 };
         }
       }
@@ -473,11 +479,16 @@
       showTip($("swtip"), $("sandwich"), ev, tipText(pt.d, i));
     });
     cv.addEventListener("mouseleave", () => $("swtip").classList.add("hide"));
-    // A click on a frame of the sandwich shows that function's sandwich.
+    // A click zooms the pane into a frame, as in the flame graph (a
+    // dimmed caller zooms back out to it); Shift+click shows that
+    // function's own sandwich.
     cv.addEventListener("click", (ev) => {
       const pt = sandwich && sandwich[side];
       const i = at(ev, pt);
-      if (i >= 0 && pt.d.name[i] > 0) openSandwich(nameOf(i, pt.d));
+      if (i < 0) return;
+      if ((ev.shiftKey || ev.altKey) && pt.d.name[i] > 0) { openSandwich(nameOf(i, pt.d)); return; }
+      sandwich[side === "up" ? "zup" : "zdown"] = pt.d.name[i] < 0 ? Math.max(pt.d.parent[i], 0) : i;
+      drawSandwich();
     });
   }
   $("swclose").addEventListener("click", closeSandwich);
