@@ -338,7 +338,11 @@ func TestTIDAndMaxBlockFilters(t *testing.T) {
 				}
 			}
 			t.Logf("-t %d -M %v: %v blocked", s.pid, tc.max, got)
-			if tc.keep && got < 5*20*time.Millisecond*85/100 {
+			// At least three of the five sleeps: -M 5ms keeps none.
+			// One sleep of the five went uncounted once in a CI run
+			// (80.7 ms) and not in 21 runs since; that loss is not
+			// what this test is about.
+			if tc.keep && got < 3*20*time.Millisecond {
 				t.Errorf("-M %v kept only %v of 100 ms of 20 ms sleeps", tc.max, got)
 			}
 			if !tc.keep && got >= 20*time.Millisecond {
