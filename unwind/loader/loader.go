@@ -170,15 +170,16 @@ func Start(m Maps, opt Options) (*Loader, error) {
 	if len(l.firstLeft) == 0 {
 		close(l.firstPids)
 	}
+	if l.cache == nil {
+		l.cache = unwind.NewCache(int(l.maxRows) * unwind.RowSize)
+	}
+	l.info.MaxRows = l.maxRows
+	// Only now: preload builds tables into l.cache.
 	go func() {
 		l.preload(opt.Files)
 		<-l.firstPids
 		close(l.firstReady)
 	}()
-	if l.cache == nil {
-		l.cache = unwind.NewCache(int(l.maxRows) * unwind.RowSize)
-	}
-	l.info.MaxRows = l.maxRows
 	for _, pid := range opt.First {
 		l.queue.push(pid)
 	}

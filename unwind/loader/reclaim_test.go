@@ -132,3 +132,35 @@ func TestReclaim(t *testing.T) {
 		t.Errorf("after tail: %+v, row space top %d, next slot %d: want rows and slots reused from 0", again, l.rows.top, l.nextFile)
 	}
 }
+
+// TestPreload: the tables of Options.Files are built before any process
+// maps them, and FirstLoaded waits for them; unmapped, they are kept for a
+// while, then given back like any other.
+func TestPreload(t *testing.T) {
+	m := newMaps(t, 1<<18)
+	l, err := Start(m, Options{SweepEvery: 1 << 40, Files: []string{"/bin/sleep", "/bin/tail"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	select {
+	case <-l.FirstLoaded():
+	case <-time.After(10 * time.Second):
+		t.Fatal("FirstLoaded not closed after 10 s")
+	}
+	i := l.Info()
+	if i.Files != 2 || i.Rows == 0 {
+		t.Fatalf("after preloading sleep and tail: %+v", i)
+	}
+	l.sweep()
+	if got := l.Info(); got.Files != 2 {
+		t.Errorf("preloaded tables given back at once: %+v", got)
+	}
+	l.mu.Lock()
+	l.keep = 0
+	l.mu.Unlock()
+	l.sweep()
+	if got := l.Info(); got.Files != 0 || got.Rows != 0 || got.Reclaimed != 2 {
+		t.Errorf("unmapped past keepUnmapped: %+v, want both given back", got)
+	}
+}
