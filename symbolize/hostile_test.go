@@ -82,7 +82,7 @@ func TestHostilePerfMap(t *testing.T) {
 			go func() {
 				s := New(Config{ProcRoot: root})
 				defer s.Close()
-				p := s.process(4242)
+				p := s.process(4242, "")
 				_, ok := p.jitName(0x1234)
 				done <- ok
 			}()

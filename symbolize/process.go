@@ -45,6 +45,10 @@ type Process struct {
 	PID      uint32
 	Mappings []*Mapping
 
+	// comm is the command name when captured: samples taken before an
+	// exec carry the old one, and are looked up in the capture before.
+	comm string
+
 	snap *process.Process // nil for a process that could not be captured
 	own  *owned           // set by CaptureProcess
 
@@ -119,6 +123,9 @@ func capture(procRoot string, pid uint32, fs *process.Files, vdso func(pid uint3
 		return nil, err
 	}
 	p := &Process{PID: pid, snap: snap, Mappings: make([]*Mapping, len(snap.Mappings))}
+	if b, err := untrusted.ReadFile(snap.Dir+"/comm", 64); err == nil {
+		p.comm = strings.TrimSuffix(string(b), "\n")
+	}
 	// The perf map is in /tmp, where the process's owner (or anyone) may
 	// have put a FIFO or a link to a device under that name.
 	if f, err := untrusted.Open(perfMapPath(snap.Dir)); err == nil {

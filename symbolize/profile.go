@@ -102,9 +102,20 @@ func (s *Symbolizer) Close() error {
 	return nil
 }
 
-func (s *Symbolizer) process(pid uint32) *Process {
+// process returns the capture of pid whose command name is comm: the latest,
+// unless pid has exec'd since samples named comm were taken, whose addresses
+// are in the program it ran before; "" takes the latest.
+func (s *Symbolizer) process(pid uint32, comm string) *Process {
 	s.mu.Lock()
 	p := s.procs[pid]
+	if p != nil && comm != "" && p.comm != comm {
+		for i := len(s.gone.retired) - 1; i >= 0; i-- {
+			if r := s.gone.retired[i]; r.PID == pid && r.comm == comm {
+				p = r
+				break
+			}
+		}
+	}
 	s.mu.Unlock()
 	if p == nil {
 		// Not announced in time (or the announcement was lost): try now, and
@@ -227,7 +238,7 @@ func (s *Symbolizer) Profile(recs []sample.Record, o ProfileOptions) (*profile.P
 			}
 		}
 		smp.Location = b.kernelLocations(smp.Location, r.Kernel, leaf)
-		smp.Location = b.userLocations(smp.Location, r.TGID, r.User)
+		smp.Location = b.userLocations(smp.Location, r.TGID, r.Comm, r.User)
 		p.Sample = append(p.Sample, smp)
 	}
 	if err := p.CheckValid(); err != nil {
@@ -336,7 +347,7 @@ func (b *builder) kernelMapping(k *Kernel) *profile.Mapping {
 	return b.kernelMap
 }
 
-func (b *builder) userLocations(locs []*profile.Location, pid uint32, st sample.Stack) []*profile.Location {
+func (b *builder) userLocations(locs []*profile.Location, pid uint32, comm string, st sample.Stack) []*profile.Location {
 	switch st.State {
 	case sample.StackMissed:
 		return append(locs, b.marker(sample.MissedUser))
@@ -344,7 +355,7 @@ func (b *builder) userLocations(locs []*profile.Location, pid uint32, st sample.
 	default:
 		return locs
 	}
-	proc := b.s.process(pid)
+	proc := b.s.process(pid, comm)
 	for i, pc := range st.PCs {
 		caller := i > 0
 		m := proc.Find(pc)

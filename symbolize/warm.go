@@ -108,7 +108,7 @@ func (s *Symbolizer) resolve(recs []sample.Record, cancel <-chan struct{}) {
 		if r.User.State != sample.StackOK {
 			continue
 		}
-		proc := s.process(r.TGID)
+		proc := s.process(r.TGID, r.Comm)
 		for j, pc := range r.User.PCs {
 			m := proc.Find(pc)
 			if m == nil {

@@ -171,3 +171,33 @@ func TestCommandAsSudoUser(t *testing.T) {
 		t.Errorf("command ran as uid gid %q, want 65534 65534", got)
 	}
 }
+
+// TestCommandExec: a process that execs another program keeps its samples
+// from before the exec, symbolized in the program it ran then: spin's own
+// chain under spin's name, knob's functions under knob's.
+func TestCommandExec(t *testing.T) {
+	bpftest.Require(t)
+	knob, err := filepath.Abs("../../testdata/knob/knob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"-F", "999", "-f", "--", spinPath(t), "0.5", knob}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	byComm, spun := folded(t, out.String(), ";main;spin_a;spin_b;spin_c;")
+	t.Logf("samples by command %v; spin's chain %d", byComm, spun)
+	if byComm["spin"] < 250 || spun < byComm["spin"]*9/10 {
+		t.Errorf("before the exec: %d of %d samples show main;spin_a;spin_b;spin_c\n%s", spun, byComm["spin"], out.String())
+	}
+	knobMain := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "knob;") && strings.Contains(line, ";main;") {
+			n, _ := strconv.Atoi(line[strings.LastIndexByte(line, ' ')+1:])
+			knobMain += n
+		}
+	}
+	if byComm["knob"] < 150 || knobMain < byComm["knob"]*8/10 {
+		t.Errorf("after the exec: %d of %d samples reach knob's main\n%s", knobMain, byComm["knob"], out.String())
+	}
+}

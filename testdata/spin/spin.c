@@ -1,9 +1,11 @@
 /* spin: burns CPU for argv[1] seconds (default 5) through a known chain of
  * calls, main -> spin_a -> spin_b -> spin_c, so a profiler's stacks can be
- * checked. Built at -O0 with frame pointers, because GCC 12 omits the frame pointer of
+ * checked; given a program after the seconds, it then execs it, in the same
+ * process (spin 0.5 /bin/true). Built at -O0 with frame pointers, because GCC 12 omits the frame pointer of
  * optimized leaf functions even with -fno-omit-frame-pointer; see Makefile. */
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 static volatile unsigned long sink;
 
@@ -38,5 +40,9 @@ int main(int argc, char **argv)
 	double end = now() + secs;
 	while (now() < end)
 		spin_a(1000000);
+	if (argc > 2) {
+		execv(argv[2], argv + 2);
+		return 127;
+	}
 	return 0;
 }
