@@ -12,9 +12,10 @@ type forgetting struct {
 	// samples were all read before the next read of the collector, so
 	// they are dropped at the next Forget.
 	exited map[uint32]*Process
-	// retired are snapshots replaced by a new capture of their pid (after
-	// an exec), which a lookup under way may still use.
-	retired []*Process
+	// retired are, by pid, snapshots replaced by a new capture (after an
+	// exec), oldest first: a lookup under way may still use them, and
+	// samples taken before the exec are looked up in them.
+	retired map[uint32][]*Process
 	// deniedDropped counts forgotten processes that were refused for lack
 	// of privilege, for Warnings.
 	deniedDropped int
@@ -55,7 +56,9 @@ func (s *Symbolizer) Forget() int {
 		}
 		drop = append(drop, p)
 	}
-	drop = append(drop, s.gone.retired...)
+	for _, ps := range s.gone.retired {
+		drop = append(drop, ps...)
+	}
 	s.gone.retired = nil
 	reported := s.gone.reported
 	s.gone.reported = nil

@@ -80,7 +80,10 @@ func (s *Symbolizer) Capture(pid uint32) error {
 	}
 	s.mu.Lock()
 	if old := s.procs[pid]; old != nil {
-		s.gone.retired = append(s.gone.retired, old)
+		if s.gone.retired == nil {
+			s.gone.retired = make(map[uint32][]*Process)
+		}
+		s.gone.retired[pid] = append(s.gone.retired[pid], old)
 	}
 	s.procs[pid] = p
 	s.mu.Unlock()
@@ -95,8 +98,10 @@ func (s *Symbolizer) Close() error {
 	for _, p := range s.procs {
 		p.close()
 	}
-	for _, p := range s.gone.retired {
-		p.close()
+	for _, ps := range s.gone.retired {
+		for _, p := range ps {
+			p.close()
+		}
 	}
 	s.gone.retired = nil
 	return nil
@@ -109,9 +114,12 @@ func (s *Symbolizer) process(pid uint32, comm string) *Process {
 	s.mu.Lock()
 	p := s.procs[pid]
 	if p != nil && comm != "" && p.comm != comm {
-		for i := len(s.gone.retired) - 1; i >= 0; i-- {
-			if r := s.gone.retired[i]; r.PID == pid && r.comm == comm {
-				p = r
+		// By pid: a thread that named itself differs from every
+		// capture, on each of its records.
+		old := s.gone.retired[pid]
+		for i := len(old) - 1; i >= 0; i-- {
+			if old[i].comm == comm {
+				p = old[i]
 				break
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/emberprof/ember/flamegraph"
 	"github.com/emberprof/ember/web"
@@ -44,18 +43,11 @@ func serveHTTP(ctx context.Context, c *config, stdin io.Reader, stderr io.Writer
 
 // readProfile reads one input, pprof or folded, as a profile.
 func readProfile(name string, c *config, stdin io.Reader) (*profile.Profile, int, error) {
-	r := stdin
-	display := name
-	if name == "-" {
-		display = "standard input"
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, 0, err
-		}
-		defer f.Close()
-		r = f
+	r, display, done, err := openInput(name, stdin)
+	if err != nil {
+		return nil, 0, err
 	}
+	defer done()
 	var folded web.FoldedProfile
 	var prof *profile.Profile
 	n, err := flamegraph.ReadInput(r, display, flamegraph.InputOptions{

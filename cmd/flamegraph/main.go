@@ -394,21 +394,27 @@ type loader struct {
 	scratch   []byte
 }
 
-func (l *loader) load(name string, s side) error {
-	var r io.Reader = l.stdin
-	display := name
+// openInput opens the input named on the command line, "-" for stdin, and
+// returns the name to show for it. Any file that can be read is fine, FIFOs
+// and devices too: the user named it, the input is streamed, and
+// ReadInput's bounds hold for any of them.
+func openInput(name string, stdin io.Reader) (io.Reader, string, func(), error) {
 	if name == "-" {
-		display = "standard input"
-	} else {
-		// Any file that can be read is fine, FIFOs and devices too: the
-		// input is streamed, and the bounds hold for any of them.
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
+		return stdin, "standard input", func() {}, nil
 	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return f, name, func() { f.Close() }, nil
+}
+
+func (l *loader) load(name string, s side) error {
+	r, display, done, err := openInput(name, l.stdin)
+	if err != nil {
+		return err
+	}
+	defer done()
 	n, err := flamegraph.ReadInput(r, display, flamegraph.InputOptions{
 		MaxLine:    l.cfg.maxLine,
 		MaxProfile: l.cfg.maxProfile,

@@ -28,11 +28,10 @@ func spinPath(t *testing.T) string {
 	return p
 }
 
-// folded parses folded output into comm -> samples, and the samples whose
-// stack has the given chain.
-func folded(t *testing.T, out, chain string) (map[string]int, int) {
-	byComm := map[string]int{}
-	chained := 0
+// folded parses folded output into comm -> samples, and comm -> the
+// samples whose stack has the given chain.
+func folded(t *testing.T, out, chain string) (byComm, chained map[string]int) {
+	byComm, chained = map[string]int{}, map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {
 			continue
@@ -42,12 +41,22 @@ func folded(t *testing.T, out, chain string) (map[string]int, int) {
 		if i < 0 || err != nil {
 			t.Fatalf("malformed folded line %q", line)
 		}
-		byComm[strings.SplitN(line[:i], ";", 2)[0]] += n
+		comm := strings.SplitN(line[:i], ";", 2)[0]
+		byComm[comm] += n
 		if strings.Contains(";"+line[:i]+";", chain) {
-			chained += n
+			chained[comm] += n
 		}
 	}
 	return byComm, chained
+}
+
+// sum adds up the samples of every command.
+func sum(byComm map[string]int) int {
+	n := 0
+	for _, v := range byComm {
+		n += v
+	}
+	return n
 }
 
 // TestCommandExitStatus: profile -- CMD exits with CMD's status, 128+signal
@@ -84,7 +93,7 @@ func TestCommandKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, chained := folded(t, string(got), ";main;spin_a;spin_b;spin_c;"); chained == 0 {
+	if _, chained := folded(t, string(got), ";main;spin_a;spin_b;spin_c;"); sum(chained) == 0 {
 		t.Errorf("no spin_c samples in the output of a killed command:\n%s\nstderr: %s", got, errb.String())
 	}
 }
@@ -107,7 +116,8 @@ func TestCommandChildren(t *testing.T) {
 	}
 	// Its stacks reach its main: knob names main itself, while libc's
 	// frames can be [unknown] when knob exits before it is captured.
-	byComm, chained := folded(t, out.String(), ";main;")
+	byComm, throughMain := folded(t, out.String(), ";main;")
+	chained := sum(throughMain)
 	for comm := range byComm {
 		if comm != "sh" && comm != "sleep" && comm != "knob" {
 			t.Errorf("samples of %q, not the command's", comm)
@@ -185,18 +195,14 @@ func TestCommandExec(t *testing.T) {
 	if code := run([]string{"-F", "999", "-f", "--", spinPath(t), "0.5", knob}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	byComm, spun := folded(t, out.String(), ";main;spin_a;spin_b;spin_c;")
+	byComm, chained := folded(t, out.String(), ";main;spin_a;spin_b;spin_c;")
+	spun := sum(chained)
 	t.Logf("samples by command %v; spin's chain %d", byComm, spun)
 	if byComm["spin"] < 250 || spun < byComm["spin"]*9/10 {
 		t.Errorf("before the exec: %d of %d samples show main;spin_a;spin_b;spin_c\n%s", spun, byComm["spin"], out.String())
 	}
-	knobMain := 0
-	for _, line := range strings.Split(out.String(), "\n") {
-		if strings.HasPrefix(line, "knob;") && strings.Contains(line, ";main;") {
-			n, _ := strconv.Atoi(line[strings.LastIndexByte(line, ' ')+1:])
-			knobMain += n
-		}
-	}
+	_, throughMain := folded(t, out.String(), ";main;")
+	knobMain := throughMain["knob"]
 	if byComm["knob"] < 150 || knobMain < byComm["knob"]*8/10 {
 		t.Errorf("after the exec: %d of %d samples reach knob's main\n%s", knobMain, byComm["knob"], out.String())
 	}

@@ -82,7 +82,6 @@ type Loader struct {
 	rows     rowSpace
 	nextFile uint32
 	freeIDs  []uint32 // indexes in unwind_files given back
-	maxRows  uint32
 	maxFiles uint32
 	keep     time.Duration // how long an unmapped binary keeps its rows
 	warned   map[string]bool
@@ -156,7 +155,6 @@ func Start(m Maps, opt Options) (*Loader, error) {
 		procs:    map[uint32]*proc{},
 		execAt:   map[uint32]time.Time{},
 		rows:     rowSpace{max: m.Rows.MaxEntries()},
-		maxRows:  m.Rows.MaxEntries(),
 		maxFiles: m.Files.MaxEntries(),
 		keep:     keepUnmapped,
 		warned:   map[string]bool{},
@@ -171,9 +169,8 @@ func Start(m Maps, opt Options) (*Loader, error) {
 		close(l.firstPids)
 	}
 	if l.cache == nil {
-		l.cache = unwind.NewCache(int(l.maxRows) * unwind.RowSize)
+		l.cache = unwind.NewCache(int(l.rows.max) * unwind.RowSize)
 	}
-	l.info.MaxRows = l.maxRows
 	// Only now: preload builds tables into l.cache.
 	go func() {
 		l.preload(opt.Files)
@@ -308,6 +305,7 @@ func (l *Loader) Info() Info {
 	defer l.mu.Unlock()
 	i := l.info
 	i.Processes = len(l.procs)
+	i.Rows, i.MaxRows = l.rows.used(), l.rows.max
 	return i
 }
 
@@ -510,7 +508,7 @@ func (l *Loader) buildFile(f *file, fh *os.File) {
 	l.info.BuildTime += time.Since(t0)
 	f.id = fileNone
 	if errors.Is(err, unwind.ErrFull) {
-		l.warnOnce("rows", fmt.Sprintf(rowsFull, l.maxRows))
+		l.warnOnce("rows", fmt.Sprintf(rowsFull, l.rows.max))
 	}
 	if err != nil || t == nil || len(t.Rows) == 0 {
 		l.info.NoTable++
@@ -528,7 +526,7 @@ func (l *Loader) buildFile(f *file, fh *os.File) {
 		first, ok = l.rows.alloc(n)
 	}
 	if !ok {
-		l.warnOnce("rows", fmt.Sprintf(rowsFull, l.maxRows))
+		l.warnOnce("rows", fmt.Sprintf(rowsFull, l.rows.max))
 		l.info.NoTable++
 		return
 	}
@@ -555,7 +553,6 @@ func (l *Loader) buildFile(f *file, fh *os.File) {
 	l.uploads[id] = &upload{key: key, first: first, count: n, files: 1}
 	f.id = id
 	l.info.Files++
-	l.info.Rows = l.rows.used()
 }
 
 // rowsFull is the notice of a budget full of binaries that are mapped now.
@@ -696,7 +693,6 @@ func (l *Loader) reclaim(before time.Time) int {
 		l.info.Reclaimed++
 		n++
 	}
-	l.info.Rows = l.rows.used()
 	return n
 }
 
