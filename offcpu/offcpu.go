@@ -173,12 +173,12 @@ func (t *Tracer) start(ctx context.Context) error {
 		if err := procs.Follow(t.objs.Tgids, t.cfg.Follow); err != nil {
 			return err
 		}
-		links, err := procs.AttachFollow(t.objs.OnFork, t.objs.OnExit)
-		if err != nil {
-			return bpfenv.Explain("follow the command", err)
-		}
-		t.links = append(t.links, links...)
 	}
+	links, err := procs.AttachLifetimes(t.objs.OnFork, t.objs.OnExit, t.cfg.Follow != 0, t.cfg.Unwind != loader.ModeFP)
+	if err != nil {
+		return bpfenv.Explain("follow processes' lifetimes", err)
+	}
+	t.links = append(t.links, links...)
 	announced, err := procs.NewReader(t.objs.NewProcs)
 	if err != nil {
 		return err

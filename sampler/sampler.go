@@ -167,12 +167,12 @@ func (s *Sampler) start(ctx context.Context) error {
 		if err := procs.Follow(s.objs.Tgids, s.cfg.Follow); err != nil {
 			return err
 		}
-		links, err := procs.AttachFollow(s.objs.OnFork, s.objs.OnExit)
-		if err != nil {
-			return bpfenv.Explain("follow the command", err)
-		}
-		s.links = append(s.links, links...)
 	}
+	links, err := procs.AttachLifetimes(s.objs.OnFork, s.objs.OnExit, s.cfg.Follow != 0, s.cfg.Unwind != loader.ModeFP)
+	if err != nil {
+		return bpfenv.Explain("follow processes' lifetimes", err)
+	}
+	s.links = append(s.links, links...)
 	announced, err := procs.NewReader(s.objs.NewProcs)
 	if err != nil {
 		return err

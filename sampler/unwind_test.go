@@ -2,6 +2,7 @@ package sampler
 
 import (
 	"testing"
+	"time"
 
 	"github.com/emberprof/ember/internal/bpfenv/bpftest"
 	"github.com/emberprof/ember/internal/sample"
@@ -83,6 +84,33 @@ func TestUnwindChain(t *testing.T) {
 		}
 	}
 }
+
+// TestUnwindForgetsExited checks that a process's tables are let go as it
+// exits, reported by the kernel, well before the loader's own sweep.
+func TestUnwindForgetsExited(t *testing.T) {
+	bpftest.Require(t)
+	bin := unwindtest.BuildC(t, "chain", chainC, "-O2", "-fomit-frame-pointer")
+	cfg := Config{Frequency: 499, CPU: -1, UserStacks: true, Unwind: loader.ModeAuto, UnwindRows: 1 << 20}
+	s, _, pid, _ := profileChild(t, cfg, bin, "0.2")
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		_, info, err := s.Unwind()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Processes == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d exited 2 s ago and is still loaded: %+v (the sweep runs every %v)", pid, info, loaderSweep)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// loaderSweep is the loader's default sweep period, which the test above
+// must beat by far.
+const loaderSweep = 10 * time.Second
 
 // wideC runs one of several ways of calling into code without frame
 // pointers: through libc's qsort to a comparator, in a signal handler,

@@ -1,8 +1,9 @@
 /* procs.h: the PID and TID filters and the announcement of new processes,
  * which every collector shares. The program that includes it defines
- * filter_tgid and filter_tid (const volatile) and gets the on_exec program,
- * and on_fork and on_exit, attached only to follow a command (profile --
- * CMD): the command's processes join the tgids filter as they are forked. */
+ * filter_tgid and filter_tid (const volatile) and gets the on_exec program;
+ * on_fork, attached only to follow a command (profile -- CMD), so that the
+ * command's processes join the tgids filter as they are forked; and
+ * on_exit (see there). */
 #ifndef EMBER_PROCS_H
 #define EMBER_PROCS_H
 
@@ -125,10 +126,11 @@ int on_fork(unsigned long long *ctx)
 	return 0;
 }
 
-/* on_exit forgets a followed process when its last thread exits, so that a
- * long build's processes do not fill tgids. Not when its first thread
- * exits: that one may go first, and an exec from another thread ends it
- * too, the process living on. */
+/* on_exit forgets a process when its last thread exits: a followed one, so
+ * that a long build's processes do not fill tgids, and one whose tables the
+ * unwinder loaded. Not when its first thread exits: that one may go first,
+ * and an exec from another thread ends it too, the process living on.
+ * Attached to follow a command or to unwind by tables. */
 SEC("tp_btf/sched_process_exit")
 int on_exit(unsigned long long *ctx)
 {
@@ -136,7 +138,9 @@ int on_exit(unsigned long long *ctx)
 	if (task->signal->live.counter != 0)
 		return 0;
 	__u32 tgid = task->tgid;
-	bpf_map_delete_elem(&tgids, &tgid);
+	if (filter_tgid)
+		bpf_map_delete_elem(&tgids, &tgid);
+	unwind_exited(tgid);
 	return 0;
 }
 

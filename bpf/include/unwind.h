@@ -84,6 +84,7 @@ struct unwind_mapping {
 #define UNWIND_REQ_NEW 1     /* a process with no entry at all */
 #define UNWIND_REQ_UNKNOWN 2 /* a pc in none of its mappings: dlopen, a new thread stack... */
 #define UNWIND_REQ_EXEC 3    /* it exec'd: its mappings are all gone */
+#define UNWIND_REQ_EXIT 4    /* it exited: its entries can go now */
 
 struct unwind_request {
 	__u32 pid;
@@ -112,9 +113,12 @@ enum unwind_slot {
 	UNWIND_SLOTS = 15,
 };
 
-/* unwind_rows holds every binary's rows; sized at load (--unwind-rows). */
+/* unwind_rows holds every binary's rows; sized at load (--unwind-rows).
+ * User space writes the rows through a memory mapping of the array, not a
+ * syscall per row, before it publishes the binary in unwind_files. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct unwind_row);
@@ -203,6 +207,21 @@ static __always_inline void unwind_exec(__u32 pid)
 		bpf_map_delete_elem(&unwind_asked, &pid);
 		unwind_send(pid, UNWIND_REQ_EXEC);
 	}
+}
+
+/* unwind_exited tells user space that a process it loaded has exited (from
+ * procs.h's on_exit), so that it forgets the process at once rather than
+ * polling /proc for every process it holds; and lets a process that reuses
+ * the pid ask at once. */
+static __always_inline void unwind_exited(__u32 pid)
+{
+	if (unwind_mode == UNWIND_MODE_FP)
+		return;
+	bpf_map_delete_elem(&unwind_asked, &pid);
+	/* The (pid, /32) entry: nothing is mapped at address 0. */
+	struct unwind_key k = {.prefixlen = 96, .pid = __builtin_bswap32(pid)};
+	if (bpf_map_lookup_elem(&unwind_procs, &k))
+		unwind_send(pid, UNWIND_REQ_EXIT);
 }
 
 /* unwind_search returns the index of the last row of the count rows from

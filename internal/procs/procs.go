@@ -102,14 +102,24 @@ func Follow(tgids *ebpf.Map, root uint32) error {
 	return nil
 }
 
-// AttachFollow attaches the programs that add a followed process's children
-// to tgids as they are forked and remove processes as they exit.
-func AttachFollow(fork, exit *ebpf.Program) ([]link.Link, error) {
-	var links []link.Link
-	for _, p := range []struct {
+// AttachLifetimes attaches on_fork when following a command, which adds a
+// followed process's children to tgids as they are forked, and on_exit when
+// following or when the unwinder holds tables for processes, which forgets
+// processes as they exit; it attaches nothing when neither is wanted.
+func AttachLifetimes(fork, exit *ebpf.Program, follow, unwind bool) ([]link.Link, error) {
+	type prog struct {
 		name string
 		prog *ebpf.Program
-	}{{"sched_process_fork", fork}, {"sched_process_exit", exit}} {
+	}
+	var progs []prog
+	if follow {
+		progs = append(progs, prog{"sched_process_fork", fork})
+	}
+	if follow || unwind {
+		progs = append(progs, prog{"sched_process_exit", exit})
+	}
+	var links []link.Link
+	for _, p := range progs {
 		l, err := link.AttachTracing(link.TracingOptions{Program: p.prog, AttachType: ebpf.AttachTraceRawTp})
 		if err != nil {
 			for _, l := range links {

@@ -39,7 +39,9 @@ type Options struct {
 	Cache *unwind.Cache
 	// Warn gets the one-line notices of a full budget; nil discards them.
 	Warn io.Writer
-	// SweepEvery is how often exited processes are forgotten; 0 means 1 s.
+	// SweepEvery is how often processes are checked for having exited
+	// unseen, and unmapped binaries give their rows back; 0 means 10 s.
+	// The walker's programs report most exits as they happen.
 	SweepEvery time.Duration
 	// Workers is how many processes are loaded, and tables built, at once;
 	// 0 means 2.
@@ -80,6 +82,8 @@ type Loader struct {
 	procs    map[uint32]*proc
 	execAt   map[uint32]time.Time // when a process exec'd, for a while after
 	rows     rowSpace
+	rowMem   *ebpf.Memory // the row array, mapped
+	rowBuf   []byte       // rows being written, encoded
 	nextFile uint32
 	freeIDs  []uint32 // indexes in unwind_files given back
 	maxFiles uint32
@@ -136,17 +140,21 @@ func Start(m Maps, opt Options) (*Loader, error) {
 		opt.ProcRoot = "/proc"
 	}
 	if opt.SweepEvery == 0 {
-		opt.SweepEvery = time.Second
+		opt.SweepEvery = 10 * time.Second
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = 2
+	}
+	mem, err := m.Rows.Memory()
+	if err != nil {
+		return nil, fmt.Errorf("map the unwind row array into memory: %w", err)
 	}
 	ring, err := ringbuf.NewReader(m.Requests)
 	if err != nil {
 		return nil, fmt.Errorf("open unwind request ring: %w", err)
 	}
 	l := &Loader{
-		m: m, opt: opt, ring: ring, cache: opt.Cache,
+		m: m, opt: opt, ring: ring, cache: opt.Cache, rowMem: mem,
 		queue:    newQueue(opt.First),
 		slots:    make(chan struct{}, opt.Workers),
 		files:    map[fileKey]*file{},
@@ -203,7 +211,8 @@ func (l *Loader) read() {
 			continue
 		}
 		pid := binary.NativeEndian.Uint32(rec.RawSample)
-		if binary.NativeEndian.Uint32(rec.RawSample[4:]) == reqExec {
+		switch binary.NativeEndian.Uint32(rec.RawSample[4:]) {
+		case reqExec:
 			// Its mappings are gone: forget them, and load it again
 			// only when the walker meets it, as most execs are not.
 			l.mu.Lock()
@@ -213,9 +222,14 @@ func (l *Loader) read() {
 			if l.opt.LoadExecs {
 				l.queue.push(pid)
 			}
-			continue
+		case reqExit:
+			l.mu.Lock()
+			l.forget(pid)
+			delete(l.execAt, pid)
+			l.mu.Unlock()
+		default:
+			l.queue.push(pid)
 		}
-		l.queue.push(pid)
 	}
 }
 
@@ -574,28 +588,15 @@ func (l *Loader) fileID() (uint32, bool) {
 
 // putRows writes rows at first, in batches where the kernel has them.
 func (l *Loader) putRows(first uint32, rows []unwind.Row) error {
-	const chunk = 1 << 14
-	keys := make([]uint32, 0, chunk)
-	for i := 0; i < len(rows); i += chunk {
-		part := rows[i:min(i+chunk, len(rows))]
-		keys = keys[:0]
-		for j := range part {
-			keys = append(keys, first+uint32(i+j))
-		}
-		_, err := l.m.Rows.BatchUpdate(keys, part, nil)
-		if errors.Is(err, ebpf.ErrNotSupported) {
-			for j := range part {
-				if err := l.m.Rows.Put(keys[j], part[j]); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
+	var err error
+	l.rowBuf, err = (&unwind.Table{Rows: rows}).AppendBinary(l.rowBuf[:0])
+	if err != nil {
+		return err
 	}
-	return nil
+	// Plain stores into the array the walker reads; the file entry that
+	// makes them reachable is put after, by a syscall.
+	_, err = l.rowMem.WriteAt(l.rowBuf, int64(first)*unwind.RowSize)
+	return err
 }
 
 // apply makes pid's trie entries those of list, changing only what differs.

@@ -15,6 +15,7 @@ const (
 	reqNew     = 1 // UNWIND_REQ_NEW
 	reqUnknown = 2 // UNWIND_REQ_UNKNOWN
 	reqExec    = 3 // UNWIND_REQ_EXEC
+	reqExit    = 4 // UNWIND_REQ_EXIT
 
 	keySize   = 16 // struct unwind_key
 	valueSize = 32 // struct unwind_mapping

@@ -21,7 +21,7 @@ func newMaps(t *testing.T, rows uint32) Maps {
 	t.Helper()
 	bpftest.Require(t)
 	specs := []*ebpf.MapSpec{
-		{Name: "rows", Type: ebpf.Array, KeySize: 4, ValueSize: unwind.RowSize, MaxEntries: rows},
+		{Name: "rows", Type: ebpf.Array, KeySize: 4, ValueSize: unwind.RowSize, MaxEntries: rows, Flags: 1 << 10 /* BPF_F_MMAPABLE */},
 		{Name: "files", Type: ebpf.Array, KeySize: 4, ValueSize: fileSize, MaxEntries: 64},
 		{Name: "procs", Type: ebpf.LPMTrie, KeySize: keySize, ValueSize: valueSize, MaxEntries: 4096, Flags: 1 /* BPF_F_NO_PREALLOC */},
 		{Name: "requests", Type: ebpf.RingBuf, MaxEntries: 4096},
