@@ -4,12 +4,17 @@
 # root, gcc and Debian's /usr/bin/python3.11; perf (linux-perf) is optional.
 #
 #   bench/unwind.sh            # REPS=3 by default
+#   SECTIONS=slowdown CONFIGS="base sample999 ember999 perf999" REPS=11 bench/unwind.sh
+#
+# SECTIONS picks from: attach bpf slowdown pipe first (default all);
+# CONFIGS, the slowdown section's configurations (default all of them).
 #
 # Prints: attach latency (median of 5) per mode; BPF ns per sample per mode on
 # a no-frame-pointer CPU-bound program (shared/peers/cpubench.c built with
 # -O2 -fomit-frame-pointer) and on python3; the slowdown of that program under
 # ember --unwind auto and perf --call-graph dwarf at 49, 999 and 4999 Hz,
-# beside perf sampling no stacks at all (A B A B, medians); perf bench sched
+# beside perf sampling no stacks at all (A B A B, medians, and ember over
+# perf round by round); perf bench sched
 # pipe under offcputime --unwind auto and fp; the time from attach to the
 # first fully unwound python3 sample.
 set -euo pipefail
@@ -18,6 +23,8 @@ REPS=${REPS:-3}
 ITERS=${ITERS:-200000000}
 PEERS=${PEERS:-$(for d in ../shared/peers ../../shared/peers; do [ -d "$d" ] && echo "$d" && break; done)}
 PY=/usr/bin/python3.11
+SECTIONS=${SECTIONS:-attach bpf slowdown pipe first}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
@@ -35,12 +42,15 @@ ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.3f", $1/$2; else print "na
 
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg) (figures are only comparable within this run)"
 
+if want attach; then
 echo "== attach latency (start to sampling attached), median of 5"
 for m in fp auto; do
   for i in 1 2 3 4 5; do "$prof" --unwind $m --stats -f 1 2>&1 >/dev/null | field attach_ms; done | median >"$tmp/attach_$m"
 done
 printf 'attach_ms fp %s auto %s ratio auto/fp %s (target < 100 ms)\n' "$(cat "$tmp/attach_fp")" "$(cat "$tmp/attach_auto")" "$(ratio "$(cat "$tmp/attach_auto")" "$(cat "$tmp/attach_fp")")"
+fi
 
+if want bpf; then
 echo "== BPF ns per sample (all runs' BPF time over the samples kept), -p PID -F 499 for 5 s"
 "$tmp/cpubench" 100000000000 1 >/dev/null & pids+=($!); cb=$!
 cat >"$tmp/loop.py" <<'PY'
@@ -66,6 +76,7 @@ for target in cpubench:$cb python3:$py; do
   printf '%-9s ratio auto/fp %s\n' "$name" "$(ratio "$(cat "$tmp/ns_${name}_auto")" "$(cat "$tmp/ns_${name}_fp")")"
 done
 kill "$cb" "$py" 2>/dev/null || true
+fi
 
 # run_under NAME CMD...: cpubench wall time with CMD running in the background.
 run_under() {
@@ -78,19 +89,24 @@ run_under() {
   "$tmp/cpubench" "$ITERS" | field wall_s >>"$tmp/$name"
   if [ $# -gt 0 ]; then kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
 }
-configs=(base emberfp49 ember49 emberfp999 ember999 ember4999)
+configs=(base emberfp49 ember49 emberfp999 ember999 emberfp4999 ember4999)
 # sample999/4999: perf sampling with no stack at all, the cost every sampler
 # pays for the timer interrupt alone; at 4999 Hz the per-sample costs of
 # unwinding stand out of the noise, which at 999 Hz they do not here.
 [ $have_perf = 1 ] && configs+=(perf49 perf999 sample999 perf4999 sample4999)
+[ -n "${CONFIGS:-}" ] && read -r -a configs <<<"$CONFIGS"
+if want slowdown; then
 echo "== no-frame-pointer cpubench slowdown, $REPS rounds of: ${configs[*]}"
 for r in $(seq "$REPS"); do
-  for c in "${configs[@]}"; do
+  # Each round starts one configuration later, so none always runs first.
+  k=$(( (r - 1) % ${#configs[@]} ))
+  for c in "${configs[@]:k}" "${configs[@]:0:k}"; do
     case $c in
       base) run_under base ;;
       emberfp49) run_under emberfp49 "$prof" --unwind fp -f ;;
       ember49) run_under ember49 "$prof" --unwind auto -f ;;
       emberfp999) run_under emberfp999 "$prof" --unwind fp -F 999 -f ;;
+      emberfp4999) run_under emberfp4999 "$prof" --unwind fp -F 4999 -f ;;
       ember999) run_under ember999 "$prof" --unwind auto -F 999 -f ;;
       perf49) run_under perf49 perf record --call-graph dwarf -F 49 -a -o "$tmp/perf.data" ;;
       perf999) run_under perf999 perf record --call-graph dwarf -F 999 -a -o "$tmp/perf.data" ;;
@@ -109,9 +125,19 @@ for c in "${configs[@]}"; do
   if [ -s "$tmp/sample$hz" ] && [ "${c#sample}" = "$c" ]; then beyond=$(ratio "$m" "$(median <"$tmp/sample$hz")"); fi
   printf '%-12s %8s %8s %s\n' "$c" "$m" "$(ratio "$m" "$base")" "$beyond"
 done
+# The machine's speed drifts between rounds; ember and perf compared
+# within each round cancel most of that drift.
+for hz in 49 999 4999; do
+  if [ -s "$tmp/ember$hz" ] && [ -s "$tmp/perf$hz" ]; then
+    paste "$tmp/ember$hz" "$tmp/perf$hz" | awk '{print $1/$2}' >"$tmp/paired$hz"
+    printf 'paired ember%s/perf%s per round: median %s, ember faster in %s of %s rounds\n' "$hz" "$hz" \
+      "$(median <"$tmp/paired$hz" | xargs printf '%.3f')" "$(awk '$1 < 1' "$tmp/paired$hz" | wc -l)" "$(wc -l <"$tmp/paired$hz")"
+  fi
+done
 [ $have_perf = 1 ] || echo "perf: skipped (not installed)"
+fi
 
-if [ $have_perf = 1 ]; then
+if [ $have_perf = 1 ] && want pipe; then
   echo "== perf bench sched pipe -l 200000 under offcputime, $REPS rounds of: base fp auto"
   pipe_under() {
     local name=$1; shift
@@ -131,5 +157,7 @@ if [ $have_perf = 1 ]; then
   done
 fi
 
+if want first; then
 echo "== attach to the first fully unwound python3 sample"
 go test -count=1 -run '^$' -bench FirstUnwound -benchtime 5x ./sampler | grep ms-to-unwound
+fi
