@@ -109,6 +109,8 @@ type Info struct {
 	NoTable    int           // binaries without usable CFI, or past the budget
 	BuildTime  time.Duration // time spent building tables, summed over workers
 	LoadErrors int           // processes or mappings that could not be read
+	Loads      int           // times a process's mappings were read
+	Unchanged  int           // of those, found as last loaded
 }
 
 type file struct {
@@ -263,9 +265,9 @@ func (l *Loader) work(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		l.Load(pid)
+		changed, _ := l.load(pid)
 		l.queue.done(pid)
-		l.reloadAfterExec(pid)
+		l.reloadAfterExec(pid, changed)
 		l.mu.Lock()
 		if l.firstLeft[pid] {
 			delete(l.firstLeft, pid)
@@ -287,11 +289,13 @@ const (
 )
 
 // reloadAfterExec queues pid again shortly if it was loaded early after
-// its exec.
-func (l *Loader) reloadAfterExec(pid uint32) {
+// its exec and the load changed its mappings; a reload that finds them as
+// they were ends it, so a process is loaded about twice after an exec, not
+// every execReload until execSettle.
+func (l *Loader) reloadAfterExec(pid uint32, changed bool) {
 	l.mu.Lock()
 	at, ok := l.execAt[pid]
-	if ok && time.Since(at) > execSettle {
+	if ok && (!changed || time.Since(at) > execSettle) {
 		delete(l.execAt, pid)
 		ok = false
 	}
@@ -326,22 +330,32 @@ func (l *Loader) Info() Info {
 // Load (re)loads pid's mappings and builds the tables they need; it returns
 // once the walker can use them.
 func (l *Loader) Load(pid uint32) error {
+	_, err := l.load(pid)
+	return err
+}
+
+// load is Load, and reports whether pid's mappings differed from those
+// last loaded.
+func (l *Loader) load(pid uint32) (changed bool, err error) {
 	start, err := startTime(l.opt.ProcRoot, pid)
 	if err != nil {
 		l.mu.Lock()
 		l.forget(pid)
 		l.mu.Unlock()
-		return fmt.Errorf("load process %d: %w", pid, err)
+		return false, fmt.Errorf("load process %d: %w", pid, err)
 	}
 	maps, err := readMaps(l.opt.ProcRoot, pid)
+	l.mu.Lock()
+	l.info.Loads++
 	if err != nil {
-		l.mu.Lock()
 		l.info.LoadErrors++
-		l.mu.Unlock()
-		return fmt.Errorf("load process %d: %w", pid, err)
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return false, fmt.Errorf("load process %d: %w", pid, err)
 	}
 	if l.unchanged(pid, start, maps) {
-		return nil
+		return false, nil
 	}
 	type opened struct {
 		fh  *os.File
@@ -428,14 +442,14 @@ func (l *Loader) Load(pid uint32) error {
 		}
 	}
 	if !pending {
-		return nil
+		return true, nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.procs[pid] == p {
 		l.apply(pid, p, list)
 	}
-	return nil
+	return true, nil
 }
 
 // unchanged reports whether pid was loaded with maps already and every
@@ -456,6 +470,7 @@ func (l *Loader) unchanged(pid uint32, start uint64, maps []mapping) bool {
 			return false
 		}
 	}
+	l.info.Unchanged++
 	return true
 }
 

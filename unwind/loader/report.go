@@ -24,8 +24,8 @@ func Fields(mode Mode, s Stats, info Info) string {
 	for i, v := range s {
 		fmt.Fprintf(&b, " %s=%d", slotKeys[i], v)
 	}
-	fmt.Fprintf(&b, " binaries=%d rows=%d max_rows=%d reclaimed=%d no_table=%d build_ms=%.1f load_errors=%d",
-		info.Files, info.Rows, info.MaxRows, info.Reclaimed, info.NoTable, float64(info.BuildTime.Microseconds())/1000, info.LoadErrors)
+	fmt.Fprintf(&b, " binaries=%d rows=%d max_rows=%d reclaimed=%d no_table=%d build_ms=%.1f loads=%d unchanged=%d load_errors=%d",
+		info.Files, info.Rows, info.MaxRows, info.Reclaimed, info.NoTable, float64(info.BuildTime.Microseconds())/1000, info.Loads, info.Unchanged, info.LoadErrors)
 	return b.String()
 }
 
