@@ -299,6 +299,9 @@ func (b *builder) kernelLocations(locs []*profile.Location, st sample.Stack, lea
 	default:
 		return locs
 	}
+	if len(st.PCs) == 0 {
+		return locs // nothing to wait for /proc/kallsyms for
+	}
 	k, err := b.s.kernelSymbols()
 	m := b.kernelMapping(k)
 	first := 0

@@ -212,7 +212,6 @@ func Run(sigs *interrupt.Watch, job Job, stdout, stderr io.Writer) (*Result, err
 		}()
 	}
 	job.Boost.Lower()
-	sym.PreloadKernel()
 	cpuAttached := selfCPU()
 	if job.Header != "" {
 		fmt.Fprintln(stderr, job.Header)
@@ -391,8 +390,14 @@ func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval 
 		if err != nil {
 			return err
 		}
+		spare := idle.spare()
+		if spare {
+			// Reading /proc/kallsyms takes 70-200 ms of CPU; on a busy
+			// machine it waits for the end, not to slow the programs.
+			sym.PreloadKernel()
+		}
 		switch {
-		case !idle.spare():
+		case !spare:
 			behind = true
 		case behind:
 			// Stacks already warmed are skipped.
