@@ -6,7 +6,7 @@
 #   bench/unwind.sh            # REPS=3 by default
 #   SECTIONS=slowdown CONFIGS="base sample999 ember999 perf999" REPS=11 bench/unwind.sh
 #
-# SECTIONS picks from: attach bpf slowdown pipe first (default all);
+# SECTIONS picks from: attach bpf slowdown cmd pipe first (default all);
 # CONFIGS, the slowdown section's configurations (default all of them).
 #
 # Prints: attach latency (median of 5) per mode; BPF ns per sample per mode on
@@ -14,7 +14,8 @@
 # -O2 -fomit-frame-pointer) and on python3; the slowdown of that program under
 # ember --unwind auto and perf --call-graph dwarf at 49, 999 and 4999 Hz,
 # beside perf sampling no stacks at all (A B A B, medians, and ember over
-# perf round by round); perf bench sched
+# perf round by round); the same at 999 Hz with the program started by each
+# profiler (profile -- CMD, perf record -- CMD); perf bench sched
 # pipe under offcputime --unwind auto and fp; the time from attach to the
 # first fully unwound python3 sample.
 set -euo pipefail
@@ -23,7 +24,7 @@ REPS=${REPS:-3}
 ITERS=${ITERS:-200000000}
 PEERS=${PEERS:-$(for d in ../shared/peers ../../shared/peers; do [ -d "$d" ] && echo "$d" && break; done)}
 PY=/usr/bin/python3.11
-SECTIONS=${SECTIONS:-attach bpf slowdown pipe first}
+SECTIONS=${SECTIONS:-attach bpf slowdown cmd pipe first}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 tmp=$(mktemp -d)
 pids=()
@@ -135,6 +136,42 @@ for hz in 49 999 4999; do
   fi
 done
 [ $have_perf = 1 ] || echo "perf: skipped (not installed)"
+fi
+
+# The program started by the profiler itself (profile -- CMD, perf record --
+# CMD), as in a CI job: the same 999 Hz, and ember over perf round by round
+# with a sign test (the chance of ember being faster in that many rounds or
+# more if the two cost the same).
+if [ $have_perf = 1 ] && want cmd; then
+  echo "== no-frame-pointer cpubench started by the profiler at 999 Hz, $REPS rounds of: base sample ember perf"
+  cmds=(base sample ember perf)
+  for r in $(seq "$REPS"); do
+    k=$(( (r - 1) % 4 ))
+    for c in "${cmds[@]:k}" "${cmds[@]:0:k}"; do
+      case $c in
+        base) out=$("$tmp/cpubench" "$ITERS") ;;
+        sample) out=$(perf record -q -F 999 -o "$tmp/perf.data" -- "$tmp/cpubench" "$ITERS" 2>/dev/null) ;;
+        ember) out=$("$prof" --unwind auto -F 999 -f -o "$tmp/cmd.folded" -- "$tmp/cpubench" "$ITERS" 2>/dev/null) ;;
+        perf) out=$(perf record -q --call-graph dwarf -F 999 -o "$tmp/perf.data" -- "$tmp/cpubench" "$ITERS" 2>/dev/null) ;;
+      esac
+      echo "$out" | field wall_s >>"$tmp/cmd_$c"
+    done
+  done
+  cb=$(median <"$tmp/cmd_base")
+  for c in "${cmds[@]}"; do
+    printf 'cmd %-7s %8s ratio to base %s\n' "$c" "$(median <"$tmp/cmd_$c")" "$(ratio "$(median <"$tmp/cmd_$c")" "$cb")"
+  done
+  paste "$tmp/cmd_ember" "$tmp/cmd_perf" | awk '{print $1/$2}' >"$tmp/cmd_paired"
+  paste "$tmp/cmd_ember" "$tmp/cmd_sample" | awk '{print $1/$2}' >"$tmp/cmd_beyond"
+  awk -v med="$(median <"$tmp/cmd_paired")" -v beyond="$(median <"$tmp/cmd_beyond")" '
+    { n++; if ($1 < 1) k++ }
+    END {
+      # P(X >= k) for X ~ Binomial(n, 1/2).
+      p = 0; c = 1
+      for (i = 0; i <= n; i++) { if (i >= k) p += c; c = c * (n - i) / (i + 1) }
+      p /= 2 ^ n
+      printf "paired ember/perf per round: median %.3f, ember faster in %d of %d rounds (sign test p = %.4f); ember over sampling alone %.3f\n", med, k, n, p, beyond
+    }' "$tmp/cmd_paired"
 fi
 
 if [ $have_perf = 1 ] && want pipe; then
