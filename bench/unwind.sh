@@ -7,14 +7,15 @@
 #   SECTIONS=slowdown CONFIGS="base sample999 ember999 perf999" REPS=11 bench/unwind.sh
 #
 # SECTIONS picks from: attach bpf slowdown cmd pipe first (default all);
-# CONFIGS, the slowdown section's configurations (default all of them).
+# CONFIGS, the slowdown section's configurations (default all of them);
+# CMD_HZ, the cmd section's frequency (default 999).
 #
 # Prints: attach latency (median of 5) per mode; BPF ns per sample per mode on
 # a no-frame-pointer CPU-bound program (shared/peers/cpubench.c built with
 # -O2 -fomit-frame-pointer) and on python3; the slowdown of that program under
 # ember --unwind auto and perf --call-graph dwarf at 49, 999 and 4999 Hz,
 # beside perf sampling no stacks at all (A B A B, medians, and ember over
-# perf round by round); the same at 999 Hz with the program started by each
+# perf round by round); the same at CMD_HZ (999) with the program started by each
 # profiler (profile -- CMD, perf record -- CMD); perf bench sched
 # pipe under offcputime --unwind auto and fp; the time from attach to the
 # first fully unwound python3 sample.
@@ -25,6 +26,7 @@ ITERS=${ITERS:-200000000}
 PEERS=${PEERS:-$(for d in ../shared/peers ../../shared/peers; do [ -d "$d" ] && echo "$d" && break; done)}
 PY=/usr/bin/python3.11
 SECTIONS=${SECTIONS:-attach bpf slowdown cmd pipe first}
+CMD_HZ=${CMD_HZ:-999}
 want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 tmp=$(mktemp -d)
 pids=()
@@ -139,20 +141,20 @@ done
 fi
 
 # The program started by the profiler itself (profile -- CMD, perf record --
-# CMD), as in a CI job: the same 999 Hz, and ember over perf round by round
+# CMD), as in a CI job: at CMD_HZ, and ember over perf round by round
 # with a sign test (the chance of ember being faster in that many rounds or
 # more if the two cost the same).
 if [ $have_perf = 1 ] && want cmd; then
-  echo "== no-frame-pointer cpubench started by the profiler at 999 Hz, $REPS rounds of: base sample ember perf"
+  echo "== no-frame-pointer cpubench started by the profiler at $CMD_HZ Hz, $REPS rounds of: base sample ember perf"
   cmds=(base sample ember perf)
   for r in $(seq "$REPS"); do
     k=$(( (r - 1) % 4 ))
     for c in "${cmds[@]:k}" "${cmds[@]:0:k}"; do
       case $c in
         base) out=$("$tmp/cpubench" "$ITERS") ;;
-        sample) out=$(perf record -q -F 999 -o "$tmp/perf.data" -- "$tmp/cpubench" "$ITERS" 2>/dev/null) ;;
-        ember) out=$("$prof" --unwind auto -F 999 -f -o "$tmp/cmd.folded" -- "$tmp/cpubench" "$ITERS" 2>/dev/null) ;;
-        perf) out=$(perf record -q --call-graph dwarf -F 999 -o "$tmp/perf.data" -- "$tmp/cpubench" "$ITERS" 2>/dev/null) ;;
+        sample) out=$(perf record -q -F "$CMD_HZ" -o "$tmp/perf.data" -- "$tmp/cpubench" "$ITERS" 2>/dev/null) ;;
+        ember) out=$("$prof" --unwind auto -F "$CMD_HZ" -f -o "$tmp/cmd.folded" -- "$tmp/cpubench" "$ITERS" 2>/dev/null) ;;
+        perf) out=$(perf record -q --call-graph dwarf -F "$CMD_HZ" -o "$tmp/perf.data" -- "$tmp/cpubench" "$ITERS" 2>/dev/null) ;;
       esac
       echo "$out" | field wall_s >>"$tmp/cmd_$c"
     done
