@@ -42,6 +42,21 @@ have_perf=0; command -v perf >/dev/null && have_perf=1
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 field() { tr " " "\n" | sed -n "s/^$1=\([0-9.]*\).*/\1/p" | head -1; }
 ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.3f", $1/$2; else print "nan" }'; }
+# paired LABEL A B: A over B round by round (line i of each file is round i):
+# the median, how many rounds A was faster, and a sign test (the chance of
+# A being faster in that many rounds or more if the two cost the same).
+paired() {
+  paste "$2" "$3" | awk '{print $1/$2}' >"$tmp/paired"
+  awk -v label="$1" -v med="$(median <"$tmp/paired")" '
+    { n++; if ($1 < 1) k++ }
+    END {
+      # P(X >= k) for X ~ Binomial(n, 1/2).
+      p = 0; c = 1
+      for (i = 0; i <= n; i++) { if (i >= k) p += c; c = c * (n - i) / (i + 1) }
+      p /= 2 ^ n
+      printf "paired %s per round: median %.3f, faster in %d of %d rounds (sign test p = %.4f)\n", label, med, k, n, p
+    }' "$tmp/paired"
+}
 
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg) (figures are only comparable within this run)"
 
@@ -132,18 +147,14 @@ done
 # within each round cancel most of that drift.
 for hz in 49 999 4999; do
   if [ -s "$tmp/ember$hz" ] && [ -s "$tmp/perf$hz" ]; then
-    paste "$tmp/ember$hz" "$tmp/perf$hz" | awk '{print $1/$2}' >"$tmp/paired$hz"
-    printf 'paired ember%s/perf%s per round: median %s, ember faster in %s of %s rounds\n' "$hz" "$hz" \
-      "$(median <"$tmp/paired$hz" | xargs printf '%.3f')" "$(awk '$1 < 1' "$tmp/paired$hz" | wc -l)" "$(wc -l <"$tmp/paired$hz")"
+    paired "ember$hz/perf$hz" "$tmp/ember$hz" "$tmp/perf$hz"
   fi
 done
 [ $have_perf = 1 ] || echo "perf: skipped (not installed)"
 fi
 
 # The program started by the profiler itself (profile -- CMD, perf record --
-# CMD), as in a CI job: at CMD_HZ, and ember over perf round by round
-# with a sign test (the chance of ember being faster in that many rounds or
-# more if the two cost the same).
+# CMD), as in a CI job: at CMD_HZ, and ember over perf round by round.
 if [ $have_perf = 1 ] && want cmd; then
   echo "== no-frame-pointer cpubench started by the profiler at $CMD_HZ Hz, $REPS rounds of: base sample ember perf"
   cmds=(base sample ember perf)
@@ -163,17 +174,8 @@ if [ $have_perf = 1 ] && want cmd; then
   for c in "${cmds[@]}"; do
     printf 'cmd %-7s %8s ratio to base %s\n' "$c" "$(median <"$tmp/cmd_$c")" "$(ratio "$(median <"$tmp/cmd_$c")" "$cb")"
   done
-  paste "$tmp/cmd_ember" "$tmp/cmd_perf" | awk '{print $1/$2}' >"$tmp/cmd_paired"
-  paste "$tmp/cmd_ember" "$tmp/cmd_sample" | awk '{print $1/$2}' >"$tmp/cmd_beyond"
-  awk -v med="$(median <"$tmp/cmd_paired")" -v beyond="$(median <"$tmp/cmd_beyond")" '
-    { n++; if ($1 < 1) k++ }
-    END {
-      # P(X >= k) for X ~ Binomial(n, 1/2).
-      p = 0; c = 1
-      for (i = 0; i <= n; i++) { if (i >= k) p += c; c = c * (n - i) / (i + 1) }
-      p /= 2 ^ n
-      printf "paired ember/perf per round: median %.3f, ember faster in %d of %d rounds (sign test p = %.4f); ember over sampling alone %.3f\n", med, k, n, p, beyond
-    }' "$tmp/cmd_paired"
+  paired ember/perf "$tmp/cmd_ember" "$tmp/cmd_perf"
+  paired "ember/sampling alone" "$tmp/cmd_ember" "$tmp/cmd_sample"
 fi
 
 if [ $have_perf = 1 ] && want pipe; then

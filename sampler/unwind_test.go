@@ -86,7 +86,8 @@ func TestUnwindChain(t *testing.T) {
 }
 
 // TestUnwindForgetsExited checks that a process's tables are let go as it
-// exits, reported by the kernel, well before the loader's own sweep.
+// exits, reported by the kernel, well before the loader's own sweep (every
+// 10 s by default).
 func TestUnwindForgetsExited(t *testing.T) {
 	bpftest.Require(t)
 	bin := unwindtest.BuildC(t, "chain", chainC, "-O2", "-fomit-frame-pointer")
@@ -102,15 +103,11 @@ func TestUnwindForgetsExited(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("process %d exited 2 s ago and is still loaded: %+v (the sweep runs every %v)", pid, info, loaderSweep)
+			t.Fatalf("process %d exited 2 s ago and is still loaded: %+v", pid, info)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-// loaderSweep is the loader's default sweep period, which the test above
-// must beat by far.
-const loaderSweep = 10 * time.Second
 
 // wideC runs one of several ways of calling into code without frame
 // pointers: through libc's qsort to a comparator, in a signal handler,

@@ -20,8 +20,12 @@ func TestMain(m *testing.M) {
 }
 
 // spinPath is the test program with a known call chain.
-func spinPath(t *testing.T) string {
-	p, err := filepath.Abs("../../testdata/spin/spin")
+func spinPath(t *testing.T) string { return testProgram(t, "spin") }
+
+// testProgram returns the absolute path of testdata/NAME/NAME.
+func testProgram(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("../../testdata", name, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,10 +106,7 @@ func TestCommandKilled(t *testing.T) {
 // profiled from its start (fork tracked in BPF), and no other process is.
 func TestCommandChildren(t *testing.T) {
 	bpftest.Require(t)
-	knob, err := filepath.Abs("../../testdata/knob/knob")
-	if err != nil {
-		t.Fatal(err)
-	}
+	knob := testProgram(t, "knob")
 	var out, errb bytes.Buffer
 	// "; true" keeps sh from exec'ing knob: knob is a forked child. knob
 	// does a fixed amount of work (about 0.36 s of CPU), so its samples do
@@ -187,10 +188,7 @@ func TestCommandAsSudoUser(t *testing.T) {
 // chain under spin's name, knob's functions under knob's.
 func TestCommandExec(t *testing.T) {
 	bpftest.Require(t)
-	knob, err := filepath.Abs("../../testdata/knob/knob")
-	if err != nil {
-		t.Fatal(err)
-	}
+	knob := testProgram(t, "knob")
 	var out, errb bytes.Buffer
 	if code := run([]string{"-F", "999", "-f", "--", spinPath(t), "0.5", knob}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())

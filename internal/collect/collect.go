@@ -371,7 +371,8 @@ func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval 
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	idle := &idleMeter{path: "/proc/stat"}
-	behind := false // records read while busy are not warmed yet
+	behind := false      // records read while busy are not warmed yet
+	kernelAsked := false // PreloadKernel was called
 	for {
 		select {
 		case <-ctx.Done():
@@ -391,10 +392,11 @@ func warm(ctx context.Context, c Collector, sym *symbolize.Symbolizer, interval 
 			return err
 		}
 		spare := idle.spare()
-		if spare {
+		if spare && !kernelAsked {
 			// Reading /proc/kallsyms takes 70-200 ms of CPU; on a busy
 			// machine it waits for the end, not to slow the programs.
 			sym.PreloadKernel()
+			kernelAsked = true
 		}
 		switch {
 		case !spare:

@@ -83,7 +83,6 @@ type Loader struct {
 	execAt   map[uint32]time.Time // when a process exec'd, for a while after
 	rows     rowSpace
 	rowMem   *ebpf.Memory // the row array, mapped
-	rowBuf   []byte       // rows being written, encoded
 	nextFile uint32
 	freeIDs  []uint32 // indexes in unwind_files given back
 	maxFiles uint32
@@ -213,22 +212,21 @@ func (l *Loader) read() {
 			continue
 		}
 		pid := binary.NativeEndian.Uint32(rec.RawSample)
-		switch binary.NativeEndian.Uint32(rec.RawSample[4:]) {
-		case reqExec:
-			// Its mappings are gone: forget them, and load it again
-			// only when the walker meets it, as most execs are not.
-			l.mu.Lock()
-			l.forget(pid)
-			l.execAt[pid] = time.Now()
-			l.mu.Unlock()
-			if l.opt.LoadExecs {
-				l.queue.push(pid)
-			}
-		case reqExit:
+		switch reason := binary.NativeEndian.Uint32(rec.RawSample[4:]); reason {
+		case reqExec, reqExit:
+			// Its mappings are gone: forget them. After an exec, load
+			// it again only when the walker meets it, as most execs
+			// are not.
 			l.mu.Lock()
 			l.forget(pid)
 			delete(l.execAt, pid)
+			if reason == reqExec {
+				l.execAt[pid] = time.Now()
+			}
 			l.mu.Unlock()
+			if reason == reqExec && l.opt.LoadExecs {
+				l.queue.push(pid)
+			}
 		default:
 			l.queue.push(pid)
 		}
@@ -355,6 +353,9 @@ func (l *Loader) load(pid uint32) (changed bool, err error) {
 		return false, fmt.Errorf("load process %d: %w", pid, err)
 	}
 	if l.unchanged(pid, start, maps) {
+		l.mu.Lock()
+		l.info.Unchanged++
+		l.mu.Unlock()
 		return false, nil
 	}
 	type opened struct {
@@ -470,7 +471,6 @@ func (l *Loader) unchanged(pid uint32, start uint64, maps []mapping) bool {
 			return false
 		}
 	}
-	l.info.Unchanged++
 	return true
 }
 
@@ -603,15 +603,22 @@ func (l *Loader) fileID() (uint32, bool) {
 
 // putRows writes rows at first, in batches where the kernel has them.
 func (l *Loader) putRows(first uint32, rows []unwind.Row) error {
-	var err error
-	l.rowBuf, err = (&unwind.Table{Rows: rows}).AppendBinary(l.rowBuf[:0])
-	if err != nil {
-		return err
+	// Plain stores into the array the walker reads, a bounded chunk at a
+	// time; the file entry that makes them reachable is put after, by a
+	// syscall.
+	const chunk = 8192
+	buf := make([]byte, 0, chunk*unwind.RowSize)
+	for i := 0; i < len(rows); i += chunk {
+		var err error
+		buf, err = (&unwind.Table{Rows: rows[i:min(i+chunk, len(rows))]}).AppendBinary(buf[:0])
+		if err != nil {
+			return err
+		}
+		if _, err := l.rowMem.WriteAt(buf, int64(first+uint32(i))*unwind.RowSize); err != nil {
+			return err
+		}
 	}
-	// Plain stores into the array the walker reads; the file entry that
-	// makes them reachable is put after, by a syscall.
-	_, err = l.rowMem.WriteAt(l.rowBuf, int64(first)*unwind.RowSize)
-	return err
+	return nil
 }
 
 // apply makes pid's trie entries those of list, changing only what differs.
